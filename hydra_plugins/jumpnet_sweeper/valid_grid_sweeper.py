@@ -1,0 +1,101 @@
+"""Hydra's basic grid sweeper, made safe for an ablation study.
+
+- Drops grid points a model cannot express (e.g. ResNet v2 x concat), saying so,
+  so one command sweeps ``models x variants`` and runs only the valid arms.
+- Skips runs whose folder already holds a completed ``metrics.json``, so
+  re-running a sweep does only the unfinished work (interrupted runs resume
+  from their checkpoint inside the job).
+- Ends with a summary of every run of the sweep and fails (non-zero exit)
+  when any of them failed, diverged or did not finish.
+"""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.types import Override
+from hydra.errors import HydraException
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ValidGridSweeperConf:
+    _target_: str = "hydra_plugins.jumpnet_sweeper.valid_grid_sweeper.ValidGridSweeper"
+    max_batch_size: Optional[int] = None
+    params: Optional[Dict[str, str]] = None
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="valid_grid", node=ValidGridSweeperConf,
+                             provider="jumpnet")
+
+
+class SweepFailed(HydraException):
+    """Some runs of the sweep did not complete; the others did and are kept."""
+
+
+class ValidGridSweeper(BasicSweeper):
+    def __init__(self, max_batch_size: Optional[int], params: Optional[Dict[str, str]] = None):
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.run_dirs: List[Path] = []
+        self.skipped_done: List[Path] = []
+
+    def _job_config(self, overrides: Sequence[str]) -> Any:
+        return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+
+    def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
+        from jumpnet.factory import check_config
+        from jumpnet.network import AblationError
+        from jumpnet.runfolder import run_status
+
+        jobs = BasicSweeper.split_arguments(overrides, None)[0]
+        kept: List[List[str]] = []
+        for job in jobs:
+            cfg = self._job_config(job)
+            try:
+                check_config(cfg)
+            except AblationError as err:
+                log.warning(f"Not a valid arm, left out of the grid: {' '.join(job)} ({err})")
+                continue
+            run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
+            self.run_dirs.append(run_dir)
+            if run_status(run_dir) == "completed" and not cfg.trainer.get("overwrite", False):
+                log.info(f"Already completed, skipped: {run_dir}")
+                self.skipped_done.append(run_dir)
+                continue
+            kept.append(job)
+        if not self.run_dirs:
+            raise HydraException("No valid run in this sweep: every grid point was an unsupported model x ablation.")
+        log.info(f"Sweep: {len(self.run_dirs)} runs, {len(self.skipped_done)} already completed, "
+                 f"{len(kept)} to launch")
+        if not kept:
+            return []
+        if max_batch_size is None:
+            return [kept]
+        return BasicSweeper.split_overrides_to_chunks(kept, max_batch_size)
+
+    def sweep(self, arguments: List[str]) -> Any:
+        returns = super().sweep(arguments)
+        self._summarize()
+        return returns
+
+    def _summarize(self) -> None:
+        from jumpnet.runfolder import read_metrics, run_status
+
+        lines, bad = [], []
+        for run_dir in self.run_dirs:
+            status = run_status(run_dir)
+            record = read_metrics(run_dir) or {}
+            acc = record.get("test_acc")
+            note = " (skipped: done before)" if run_dir in self.skipped_done else ""
+            note += " (requeued)" if record.get("requeued") else ""
+            lines.append(f"  {status:<11} {'' if acc is None else f'test_acc={acc:.4f}':<16} {run_dir}{note}")
+            if status != "completed":
+                bad.append(f"{run_dir} ({status})")
+        log.info("Sweep summary:\n" + "\n".join(lines))
+        if bad:
+            raise SweepFailed(f"{len(bad)} of {len(self.run_dirs)} runs did not complete: " + "; ".join(bad)
+                              + ". Their folders hold error.txt; re-run the same command to retry only them.")

@@ -1,0 +1,108 @@
+"""Building blocks shared by every model in the study.
+
+Each block exists once, here, so that JumpNet and the baselines differ only in
+how they connect blocks (the thing under study), never in how a block is typed.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+MERGES = ("concat", "add")
+
+
+def conv(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, bias: bool = False) -> nn.Conv2d:
+    """A 'same'-padded convolution; bias-free by default because BN follows or precedes it."""
+    return nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2, bias=bias)
+
+
+class ConvBNReLU(nn.Sequential):
+    """Post-activation unit (conv-BN-ReLU): stems and the plain CNN."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, bias: bool = False):
+        super().__init__(conv(in_ch, out_ch, kernel, stride, bias), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True))
+
+
+class PreActConv(nn.Sequential):
+    """Pre-activation unit (BN-ReLU-conv) of ResNet v2, DenseNet, SparseNet and JumpNet."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, bias: bool = False):
+        super().__init__(nn.BatchNorm2d(in_ch), nn.ReLU(inplace=True), conv(in_ch, out_ch, kernel, stride, bias))
+
+
+class BNConv(nn.Sequential):
+    """BN then conv with no ReLU: JumpNet's group shortcut (the jump link's projection)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int = 1, stride: int = 1, bias: bool = False):
+        super().__init__(nn.BatchNorm2d(in_ch), conv(in_ch, out_ch, kernel, stride, bias))
+
+
+class Transition(nn.Sequential):
+    """DenseNet/SparseNet transition: BN-ReLU-1x1 conv then 2x2 average pooling."""
+
+    def __init__(self, in_ch: int, out_ch: int, bias: bool = False):
+        super().__init__(PreActConv(in_ch, out_ch, 1, bias=bias), nn.AvgPool2d(2))
+
+
+class PreActOutput(nn.Sequential):
+    """The final BN-ReLU of a pre-activation net, applied before the classifier pools."""
+
+    def __init__(self, channels: int):
+        super().__init__(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+
+
+def merge(tensors: Sequence[torch.Tensor], how: str) -> torch.Tensor:
+    """Merge skip-connected tensors by channel concatenation or elementwise sum."""
+    if len(tensors) == 1:
+        return tensors[0]
+    if how == "concat":
+        return torch.cat(list(tensors), dim=1)
+    if how == "add":
+        out = tensors[0]
+        for t in tensors[1:]:
+            out = out + t
+        return out
+    raise ValueError(f"unknown merge {how!r}; choose one of {MERGES}")
+
+
+class ClassifierHead(nn.Module):
+    """The task component: pooled features to class logits.
+
+    ``gap``: global average pooling then one linear layer (Network in Network,
+    JumpNet's task). ``fc``: flatten then a hidden fully connected layer with
+    ReLU and dropout, then the linear classifier (LeNet/VGG style).
+    """
+
+    HEADS = ("gap", "fc")
+
+    def __init__(self, feature_shape: Sequence[int], num_classes: int, head: str = "gap",
+                 hidden: int = 256, dropout: float = 0.5):
+        super().__init__()
+        if head not in self.HEADS:
+            raise ValueError(f"unknown head {head!r}; choose one of {self.HEADS}")
+        channels, height, width = feature_shape
+        self.head = head
+        if head == "gap":
+            self.layers = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+        else:
+            self.layers = nn.Sequential(
+                nn.Flatten(), nn.Linear(channels * height * width, hidden), nn.ReLU(inplace=True),
+                nn.Dropout(dropout), nn.Linear(hidden, num_classes),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+def he_init(module: nn.Module) -> None:
+    """He-normal convolutions (fan-in, as Keras' he_normal), unit BN, zero biases."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,81 @@
+"""The common shape of every model in the study: features, then a task head.
+
+Every network is ``stem -> learner -> (optional final activation) -> task``
+and takes the same constructor arguments (``num_classes``, ``in_chans``,
+``image_size``, ``links``, ``merge``, ``head``), so models are interchangeable
+in configs and measured the same way. The skip connections under study are
+switched by ``links`` and ``merge``; each model declares which combinations it
+can express, and anything else is rejected before a layer is built.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from jumpnet.layers import MERGES, ClassifierHead, he_init
+
+
+class AblationError(ValueError):
+    """A links/merge/head combination this model cannot express."""
+
+
+class Network(nn.Module):
+    """Base class: subclasses build ``self.stem`` and ``self.learner`` then call ``finish``."""
+
+    own_merge: ClassVar[str] = "concat"
+    merges: ClassVar[tuple[str, ...]] = MERGES
+    can_drop_links: ClassVar[bool] = True
+
+    @classmethod
+    def check_ablation(cls, links: bool = True, merge: str | None = None, head: str = "gap") -> str:
+        """Validate an ablation for this model; return the merge it resolves to."""
+        name = cls.__name__
+        supported = f"{name} supports links=true with merge in {list(cls.merges)} (null = its own, {cls.own_merge!r})"
+        if cls.can_drop_links:
+            supported += ", or links=false with merge=null"
+        if head not in ClassifierHead.HEADS:
+            raise AblationError(f"ablation.head={head!r} is unknown; choose one of {list(ClassifierHead.HEADS)}")
+        if not links:
+            if not cls.can_drop_links:
+                raise AblationError(f"{name} has no links to drop (ablation.links=false). {supported}.")
+            if merge is not None:
+                raise AblationError(
+                    f"ablation.merge={merge!r} has no meaning with ablation.links=false. {supported}.")
+            return cls.own_merge
+        merge = cls.own_merge if merge is None else merge
+        if merge not in cls.merges:
+            raise AblationError(f"{name} cannot merge its links by {merge!r}. {supported}.")
+        return merge
+
+    def __init__(self, num_classes: int = 10, in_chans: int = 3, image_size: int = 32,
+                 links: bool = True, merge: str | None = None, head: str = "gap"):
+        super().__init__()
+        self.merge_mode = self.check_ablation(links, merge, head)
+        self.links = links
+        self.num_classes = num_classes
+        self.in_chans = in_chans
+        self.image_size = image_size
+        self.head_kind = head
+
+    def finish(self, num_features: int, post: nn.Module | None = None, **head_kwargs) -> None:
+        """Attach the final activation and the task head, then initialise every layer."""
+        self.post = post if post is not None else nn.Identity()
+        shape = (num_features, 1, 1)
+        if self.head_kind == "fc":
+            was_training = self.training
+            self.eval()  # a probe must not touch BN statistics
+            with torch.no_grad():
+                probe = torch.zeros(1, self.in_chans, self.image_size, self.image_size)
+                shape = tuple(self.features(probe).shape[1:])
+            self.train(was_training)
+        self.task = ClassifierHead(shape, self.num_classes, self.head_kind, **head_kwargs)
+        he_init(self)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The tensor that enters the task head (global pooling, or the flatten of ``fc``)."""
+        return self.post(self.learner(self.stem(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.task(self.features(x))

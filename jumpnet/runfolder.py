@@ -1,0 +1,88 @@
+"""One run's folder: its record (``metrics.json``), its lock, and what state it is in.
+
+A run folder is the unit of resumability. ``metrics.json`` is written atomically
+(temp file, then rename) so a reader never sees half a record; a lock file
+guarantees the same run is never trained by two processes at once.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+METRICS = "metrics.json"
+CHECKPOINT = "checkpoint.pt"
+ERROR = "error.txt"
+LOCK = ".lock"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temp file beside ``path`` and rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, allow_nan=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    """The run's record, or None when it has none (or an unreadable one)."""
+    try:
+        return json.loads((Path(run_dir) / METRICS).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def run_status(run_dir: Path) -> str:
+    """``completed``/``failed``/``diverged`` from the record; ``interrupted`` (a checkpoint, no record); ``new``."""
+    record = read_metrics(run_dir)
+    if record is not None:
+        return record.get("status", "unknown")
+    if (Path(run_dir) / CHECKPOINT).exists():
+        return "interrupted"
+    return "new"
+
+
+class RunLock:
+    """An exclusive, non-blocking ``flock`` on the run folder's ``.lock``; released on process death too."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / LOCK
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        if not self.acquire():
+            raise RuntimeError(f"{self.path.parent} is being trained by another process (it holds {self.path})")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
