@@ -1,0 +1,104 @@
+"""Pre-activation ResNet for CIFAR (ResNet v2).
+
+He, Zhang, Ren, Sun, "Identity Mappings in Deep Residual Networks", ECCV 2016
+(arXiv 1603.05027). Every unit is BN-ReLU-conv (``PreActConv``); the identity
+shortcut adds a block's input to its residual; a final BN-ReLU
+(``PreActOutput``) precedes global pooling.
+
+Layout: a 3x3 stem conv to 16 channels, then three stages of ``n`` blocks at
+base widths 16, 32, 64 (the first block of stages 2 and 3 strides by 2):
+- ``bottleneck=True`` (depth = 9n+2): BN-ReLU-1x1, BN-ReLU-3x3, BN-ReLU-1x1 with
+  4x expansion, stage outputs 64/128/256 channels;
+- ``bottleneck=False`` (depth = 6n+2): two BN-ReLU-3x3 units, outputs 16/32/64.
+Where a block changes width or resolution its shortcut is a 1x1 (strided)
+projection of the block's pre-activated input (He et al.'s ``both_preact``: the
+first unit's BN-ReLU is shared by the residual and the projection); elsewhere
+the shortcut is the identity. Depth alone is ambiguous (164 = 9*18+2 = 6*27+2),
+so the block type is its own field.
+
+Defaults (bias-free convs, 10 classes, 32x32 input):
+- ResNet-164, bottleneck (``conf/model/resnet_v2.yaml``): 1,703,258 params,
+  256x8x8 before pooling; the paper's Table 2/3 reports 1.7M.
+- ResNet-110, basic (``conf/model/resnet_v2_110.yaml``): 1,730,522 params,
+  64x8x8 before pooling; He et al. 2015/2016 report 1.7M.
+
+Ablation (``links``, ``merge``): the shortcuts are the links.
+- ``merge="add"`` (own, the only merge): as published.
+- ``merge="concat"``: not expressible (widths would double per block); rejected.
+- ``links=False``: every shortcut removed, identities and projections alike: a
+  plain pre-activation net of the same residual units (fewer params, by the
+  projections).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from jumpnet.layers import PreActConv, PreActOutput, conv, merge
+from jumpnet.network import Network
+
+
+class ResBlock(nn.Module):
+    """A pre-activation residual block: ``units`` on the residual path, and a shortcut when ``links``."""
+
+    def __init__(self, in_ch: int, width: int, stride: int, bottleneck: bool, links: bool = True,
+                 merge_mode: str = "add", bias: bool = False):
+        super().__init__()
+        out_ch = 4 * width if bottleneck else width
+        if bottleneck:
+            units = [PreActConv(in_ch, width, 1, bias=bias), PreActConv(width, width, 3, stride, bias),
+                     PreActConv(width, out_ch, 1, bias=bias)]
+        else:
+            units = [PreActConv(in_ch, width, 3, stride, bias), PreActConv(width, width, 3, bias=bias)]
+        self.units = nn.Sequential(*units)
+        self.project = links and (stride != 1 or in_ch != out_ch)
+        self.shortcut = conv(in_ch, out_ch, 1, stride, bias) if self.project else None
+        self.links = links
+        self.merge_mode = merge_mode
+        self.out_channels = out_ch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.links:
+            return self.units(x)
+        if self.shortcut is None:
+            return merge([x, self.units(x)], self.merge_mode)
+        first = self.units[0]
+        act = first[1](first[0](x))  # the shared BN-ReLU (both_preact)
+        residual = self.units[1:](first[2](act))
+        return merge([self.shortcut(act), residual], self.merge_mode)
+
+
+def blocks_per_stage(depth: int, bottleneck: bool) -> int:
+    """``n`` from the depth (9n+2 for bottleneck blocks, 6n+2 for basic ones), or a ValueError."""
+    per_block = 9 if bottleneck else 6
+    if depth < per_block + 2 or (depth - 2) % per_block:
+        kind, other = ("bottleneck", "basic") if bottleneck else ("basic", "bottleneck")
+        raise ValueError(
+            f"ResNetV2 depth={depth} is not valid for {kind} blocks: depth must be {per_block}n+2 with n >= 1 "
+            f"(bottleneck: 9n+2, e.g. 164 or 1001; basic: 6n+2, e.g. 110); "
+            f"set model.depth accordingly or model.bottleneck={str(not bottleneck).lower()} for {other} blocks")
+    return (depth - 2) // per_block
+
+
+class ResNetV2(Network):
+    """Pre-activation ResNet for CIFAR: stem, three stages of residual blocks, BN-ReLU, task."""
+
+    own_merge = "add"
+    merges = ("add",)
+
+    def __init__(self, depth: int = 164, bottleneck: bool = True, widths: tuple[int, ...] = (16, 32, 64),
+                 stem: int = 16, conv_bias: bool = False, num_classes: int = 10, in_chans: int = 3,
+                 image_size: int = 32, links: bool = True, merge: str | None = None, head: str = "gap"):
+        n = blocks_per_stage(depth, bottleneck)
+        super().__init__(num_classes, in_chans, image_size, links, merge, head)
+        self.stem = conv(in_chans, stem, 3, bias=conv_bias)
+        in_ch, stages = stem, []
+        for s, width in enumerate(widths):
+            blocks = []
+            for b in range(n):
+                stride = 2 if (s > 0 and b == 0) else 1
+                blocks.append(ResBlock(in_ch, width, stride, bottleneck, links, self.merge_mode, conv_bias))
+                in_ch = blocks[-1].out_channels
+            stages.append(nn.Sequential(*blocks))
+        self.learner = nn.Sequential(*stages)
+        self.finish(in_ch, post=PreActOutput(in_ch))

@@ -1,0 +1,45 @@
+"""Reject bad configs with a message naming the value and the fix, before any work starts."""
+from __future__ import annotations
+
+import torch
+from omegaconf import DictConfig
+
+from jumpnet.factory import check_config as check_model_ablation
+from jumpnet.optim import SCHEDULES
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work."""
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def check_run_config(cfg: DictConfig) -> None:
+    """Everything that can be checked without data: model x ablation, trainer and data fields."""
+    check_model_ablation(cfg)
+    t, d = cfg.trainer, cfg.data
+    _require(int(t.epochs) >= 1, f"trainer.epochs={t.epochs} must be >= 1")
+    _require(int(t.batch_size) >= 2, f"trainer.batch_size={t.batch_size} must be >= 2 (BatchNorm needs 2 images)")
+    _require(float(t.lr) > 0, f"trainer.lr={t.lr} must be > 0")
+    _require(float(t.weight_decay) >= 0, f"trainer.weight_decay={t.weight_decay} must be >= 0")
+    _require(t.schedule in SCHEDULES, f"trainer.schedule={t.schedule!r} is unknown; choose one of {list(SCHEDULES)}")
+    _require(0 <= float(t.label_smoothing) < 1, f"trainer.label_smoothing={t.label_smoothing} must be in [0, 1)")
+    _require(t.device in ("auto", "cpu", "cuda"), f"trainer.device={t.device!r} must be auto, cpu or cuda")
+    _require(t.device != "cuda" or torch.cuda.is_available(),
+             "trainer.device=cuda but no CUDA device is visible; use trainer.device=auto or cpu")
+    _require(t.progress in ("auto", "bar", "log", "none"), f"trainer.progress={t.progress!r}: use auto, bar, log or none")
+    _require(int(t.get("init_draws", 1)) >= 1, f"trainer.init_draws={t.get('init_draws')} must be >= 1")
+    _require(int(d.val_size) >= 0, f"data.val_size={d.val_size} must be >= 0 (0 selects the last epoch)")
+    for key in ("train_subset", "test_subset"):
+        value = d.get(key)
+        _require(value is None or int(value) >= 1, f"data.{key}={value} must be null or >= 1")
+    _require(int(d.crop_padding) >= 0, f"data.crop_padding={d.crop_padding} must be >= 0 (0 turns cropping off)")
+
+
+def resolve_device(setting: str) -> torch.device:
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(setting)

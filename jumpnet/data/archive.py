@@ -1,0 +1,102 @@
+"""Read an ImageFolder tree (``train/<class>/*``, ``test/<class>/*``) straight out of a tar archive.
+
+Members are decoded in memory, never extracted to disk by the names they carry.
+The decoded uint8 arrays are cached under the data root, keyed by the
+archive's SHA-256, so a different archive never reuses a stale cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import lzma
+import logging
+import os
+import tarfile
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from jumpnet.data.arrays import Arrays, DataError
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "test")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".gif", ".webp", ".tif", ".tiff"}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _split_member(name: str) -> tuple[str, str] | None:
+    """``(split, class)`` of an image member, tolerating one leading folder (``cifar10/train/cat/1.jpg``)."""
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if len(parts) == 4:
+        parts = parts[1:]
+    if len(parts) != 3 or parts[0] not in SPLITS or Path(parts[2]).suffix.lower() not in IMAGE_SUFFIXES:
+        return None
+    return parts[0], parts[1]
+
+
+def decode_archive(path: Path) -> Arrays:
+    """Decode every image of the archive into uint8 NHWC arrays; labels follow sorted class names."""
+    images: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    names: dict[str, list[str]] = {s: [] for s in SPLITS}
+    try:
+        with tarfile.open(path, mode="r:*") as tar:
+            for member in tar:
+                where = _split_member(member.name) if member.isfile() else None
+                if where is None:
+                    continue
+                data = tar.extractfile(member).read()
+                with Image.open(io.BytesIO(data)) as img:
+                    images[where[0]].append(np.asarray(img.convert("RGB"), dtype=np.uint8))
+                names[where[0]].append(where[1])
+    except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError) as err:
+        raise DataError(f"data.archive={str(path)!r} could not be read to the end ({err}); it is truncated or "
+                        f"not a tar archive. Re-copy it (check its .sha256) or point data.archive elsewhere.") from err
+    if not images["train"] or not images["test"]:
+        raise DataError(
+            f"data.archive={str(path)!r} is not an ImageFolder tree: it needs image files at "
+            f"train/<class>/<file> and test/<class>/<file> (found {len(images['train'])} train, "
+            f"{len(images['test'])} test images).")
+    classes = sorted(set(names["train"]))
+    if sorted(set(names["test"])) != classes:
+        raise DataError(f"data.archive={str(path)!r}: test/ classes {sorted(set(names['test']))} differ from "
+                        f"train/ classes {classes}.")
+    shapes = {a.shape for s in SPLITS for a in images[s]}
+    if len(shapes) != 1:
+        raise DataError(f"data.archive={str(path)!r} mixes image sizes {sorted(shapes)[:4]}; resize them to one size.")
+    index = {c: i for i, c in enumerate(classes)}
+    return Arrays(
+        x_train=np.stack(images["train"]), y_train=np.array([index[c] for c in names["train"]], dtype=np.int64),
+        x_test=np.stack(images["test"]), y_test=np.array([index[c] for c in names["test"]], dtype=np.int64),
+        classes=classes,
+    )
+
+
+def load_archive(path: str | os.PathLike, cache_root: str | os.PathLike) -> Arrays:
+    """Arrays of the archive, decoded once and then read from the cache."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"data.archive={str(path)!r} does not exist. Point data.archive (or JUMPNET_DATA_ARCHIVE) "
+                        f"at a tar of an ImageFolder tree, or unset it to use torchvision's dataset.")
+    cache = Path(cache_root).expanduser() / "archives" / f"{path.name.split('.')[0]}-{sha256(path)[:16]}.npz"
+    if cache.is_file():
+        with np.load(cache) as f:
+            return Arrays(f["x_train"], f["y_train"], f["x_test"], f["y_test"], [str(c) for c in f["classes"]])
+    log.info(f"Decoding {path} (once; cached at {cache})")
+    arrays = decode_archive(path)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".npz.tmp")
+    with os.fdopen(fd, "wb") as f:
+        np.savez(f, x_train=arrays.x_train, y_train=arrays.y_train, x_test=arrays.x_test,
+                 y_test=arrays.y_test, classes=np.array(arrays.classes))
+    os.replace(tmp, cache)
+    return arrays

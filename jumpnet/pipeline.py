@@ -1,0 +1,148 @@
+"""One run, start to finish: check, (skip | resume | train), measure, test once, record.
+
+This is the task function behind ``run.py``. It guarantees the run-folder
+contract of SPEC.md: a completed run is never retrained or overwritten unless
+``trainer.overwrite=true`` (and then its old files move to ``previous/``); an
+interrupted run resumes from its checkpoint; a run that raises leaves
+``status: failed`` and ``error.txt``; a NaN loss ends it as ``diverged``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import subprocess
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from jumpnet.checks import check_run_config, resolve_device
+from jumpnet.data import load_arrays, make_splits
+from jumpnet.data.loader import BatchLoader, channel_stats
+from jumpnet.factory import build_model
+from jumpnet.measure import measure
+from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, RunLock, read_metrics, run_status, write_json_atomic
+from jumpnet.tracking import make_tracker
+from jumpnet.train import Trainer, evaluate
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FINAL = ("completed", "diverged")
+
+
+def git_sha() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def set_threads(threads: int | None) -> None:
+    torch.set_num_threads(int(threads) if threads else len(os.sched_getaffinity(0)))
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+def base_record(cfg: DictConfig) -> dict:
+    """Every SPEC key, null until measured, plus the config facts a report needs."""
+    keys = ("params", "flops", "macs", "feature_map", "size_mb", "test_acc", "test_loss", "best_val_acc",
+            "train_time_s", "throughput", "device")
+    return {"model": cfg.model.name, "ablation": cfg.ablation.name, "seed": int(cfg.seed), "status": "running",
+            **dict.fromkeys(keys), "epochs": 0, "git_sha": git_sha(), "history": [],
+            "experiment": cfg.name, "data": cfg.data.name, "data_archive": cfg.data.get("archive"),
+            "links": bool(cfg.ablation.links), "merge": cfg.ablation.merge, "head": cfg.ablation.get("head", "gap"),
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def archive_previous(run_dir: Path) -> None:
+    """Move an earlier attempt's record aside so nothing finished is ever lost."""
+    dest = run_dir / "previous" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (METRICS, ERROR):
+        if (run_dir / name).exists():
+            shutil.move(str(run_dir / name), dest / name)
+    log.info(f"Earlier attempt's record moved to {dest}")
+
+
+def train_and_test(cfg: DictConfig, run_dir: Path, record: dict) -> dict:
+    device = resolve_device(cfg.trainer.device)
+    set_threads(cfg.trainer.threads)
+    seed_everything(int(cfg.seed))
+    splits = make_splits(load_arrays(cfg.data), int(cfg.data.val_size), cfg.data.train_subset, cfg.data.test_subset)
+    record.update(device=device_name(device), splits=splits.sizes(), test_subset_used=splits.test_subset_used)
+    log.info(f"Data {cfg.data.name}: {splits.sizes()} ({'archive ' + str(cfg.data.archive) if cfg.data.get('archive') else 'torchvision/synthetic'})")
+    model = build_model(cfg)
+    record.update(measure(model, int(cfg.data.image_size)))
+    log.info(f"Model {cfg.model.name} ({cfg.ablation.name}): {record['params']:,} params, "
+             f"{record['macs'] / 1e6:.1f}M MACs, features {record['feature_map']}")
+    channels_last = bool(cfg.trainer.channels_last)
+    model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    mean, std = channel_stats(splits.x_train)
+    loader = dict(device=device, mean=mean, std=std, channels_last=channels_last)
+    train = BatchLoader(splits.x_train, splits.y_train, int(cfg.trainer.batch_size), train=True,
+                        crop_padding=int(cfg.data.crop_padding), flip=bool(cfg.data.flip), seed=int(cfg.seed),
+                        drop_last=len(splits.y_train) % int(cfg.trainer.batch_size) == 1, **loader)
+    val = BatchLoader(splits.x_val, splits.y_val, int(cfg.trainer.eval_batch_size), **loader) if len(splits.y_val) else None
+    test = BatchLoader(splits.x_test, splits.y_test, int(cfg.trainer.eval_batch_size), **loader)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    tags = [cfg.model.name, cfg.ablation.name, cfg.data.name]
+    with make_tracker(cfg.logger, run_dir, config, group=cfg.name, name=run_dir.name, tags=tags) as tracker:
+        trainer = Trainer(model, train, val, cfg.trainer, cfg.optimizer, run_dir / CHECKPOINT, on_epoch=tracker.log_epoch)
+        fit = trainer.fit()
+        record.update(status=fit.status, history=fit.history, epochs=len(fit.history), best_val_acc=fit.best_val_acc,
+                      best_epoch=fit.best_epoch, train_time_s=round(fit.train_time_s, 3),
+                      throughput=round(fit.throughput, 2), resumed_from_epoch=fit.resumed_from, notes=fit.notes)
+        if fit.status == "completed":
+            record["test_loss"], record["test_acc"] = evaluate(model, test, trainer.mixed)  # once, selected weights
+            log.info(f"Test ({len(splits.y_test)} images, weights of epoch {fit.best_epoch}): "
+                     f"acc {record['test_acc']:.4f} loss {record['test_loss']:.4f}")
+        tracker.summary(record)
+    return record
+
+
+def execute(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> float | None:
+    """Run one configuration in ``run_dir``; return its best validation accuracy (the tuning objective)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    status = run_status(run_dir)
+    if status in FINAL and not cfg.trainer.overwrite:
+        done = read_metrics(run_dir) or {}
+        log.info(f"Already {status}: {run_dir} (test_acc={done.get('test_acc')}); "
+                 f"kept as is. Pass trainer.overwrite=true to train it again.")
+        return done.get("best_val_acc")
+    check_run_config(cfg)
+    with RunLock(run_dir):
+        if status in ("failed", "unknown") or (status in FINAL and cfg.trainer.overwrite):
+            archive_previous(run_dir)
+            if cfg.trainer.overwrite and (run_dir / CHECKPOINT).exists():
+                shutil.move(str(run_dir / CHECKPOINT), sorted((run_dir / "previous").iterdir())[-1] / CHECKPOINT)
+        record = base_record(cfg)
+        started = time.perf_counter()
+        try:
+            record = train_and_test(cfg, run_dir, record)
+        except Exception as err:
+            record.update(status="failed", error=f"{type(err).__name__}: {err}")
+            (run_dir / ERROR).write_text(traceback.format_exc())
+            log.error(f"Run failed: {record['error']} (traceback in {run_dir / ERROR})")
+            if not multirun:
+                raise
+        finally:
+            record["wall_time_s"] = round(time.perf_counter() - started, 3)
+            record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            write_json_atomic(run_dir / METRICS, record)
+    return record.get("best_val_acc")

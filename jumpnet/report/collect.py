@@ -1,0 +1,144 @@
+"""Find run folders and load them into pandas frames.
+
+A report must never drop a run silently, so collection keeps every folder that
+looks like a run (``metrics.json``, ``checkpoint.pt`` or ``.hydra/``), and only
+the tables filter to completed runs; the rest are listed in the report.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+METRICS = "metrics.json"
+MARKERS = ("metrics.json", "checkpoint.pt", ".hydra")
+MODEL_ORDER = ["jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn"]
+VARIANT_ORDER = ["full", "no_links", "add", "concat"]
+# Config keys that say where or how a run was launched, not what it measured.
+IGNORED_PREFIXES = ("paths.", "logger.", "hydra.")
+IGNORED_KEYS = {"name", "model.name", "ablation.name", "trainer.device", "trainer.resume", "trainer.overwrite",
+                "trainer.progress", "trainer.threads", "data.root", "data.download"}
+
+
+@dataclass
+class Runs:
+    """Every run found: ``runs`` has one row per run folder, ``history`` one row per run and epoch."""
+
+    runs: pd.DataFrame
+    history: pd.DataFrame
+    config_columns: list[str]  # config fields that vary between runs
+    setting_columns: list[str]  # ... of which vary within one model x variant cell (kept apart in tables)
+    dirs: list[Path]
+
+    @property
+    def completed(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] == "completed"]
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] != "completed"]
+
+
+def find_run_dirs(roots: list[Path]) -> list[Path]:
+    """Folders under ``roots`` (or a root itself) holding a run's record, checkpoint or Hydra config."""
+    found: set[Path] = set()
+    for root in roots:
+        for marker in MARKERS:
+            for path in [root / marker, *root.rglob(marker)]:
+                if path.exists() and "wandb" not in path.relative_to(root).parts:
+                    found.add(path.parent)
+    return sorted(found)
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config to dotted keys; lists become their JSON text so they can be compared and grouped."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = json.dumps(value) if isinstance(value, list) else value
+    return flat
+
+
+def load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """One run's scalar metrics, flat config and epoch history; an unreadable record counts as unfinished."""
+    config_file = run_dir / ".hydra" / "config.yaml"
+    config = flatten(yaml.safe_load(config_file.read_text()) or {}) if config_file.exists() else {}
+    try:
+        record: dict[str, Any] = json.loads((run_dir / METRICS).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        record = {"model": config.get("model.name"), "ablation": config.get("ablation.name"),
+                  "seed": config.get("seed"), "status": "unfinished"}
+    history = record.pop("history", None) or []
+    fmap = record.pop("feature_map", None)
+    if fmap:
+        record["feature_map"] = " x ".join(str(int(v)) for v in fmap)
+    error = record.get("error") or _read_error(run_dir)
+    if error:
+        record["error"] = str(error).strip().splitlines()[-1][:200] if str(error).strip() else None
+    scalars = {k: v for k, v in record.items() if v is None or isinstance(v, (str, int, float, bool))}
+    return scalars, config, history
+
+
+def _read_error(run_dir: Path) -> str | None:
+    path = run_dir / "error.txt"
+    return path.read_text() if path.exists() else None
+
+
+def ordered(values: pd.Series, order: list[str]) -> pd.Categorical:
+    """An ordered Categorical: the study's order first, any other names after it, alphabetically."""
+    names = [str(v) for v in values.dropna().unique()]
+    extra = sorted(n for n in names if n not in order)
+    return pd.Categorical(values.astype("string").astype(object), categories=[*[o for o in order if o in names], *extra],
+                          ordered=True)
+
+
+def collect(roots: list[str | Path]) -> Runs:
+    """Load every run under ``roots``; config fields that differ between runs become columns."""
+    dirs = [Path(r) for r in roots]
+    missing = [str(d) for d in dirs if not d.is_dir()]
+    if missing:
+        raise SystemExit(f"jumpnet.report: no such folder: {', '.join(missing)}")
+    rows, configs, histories = [], [], []
+    for run_dir in find_run_dirs(dirs):
+        scalars, config, history = load_run(run_dir)
+        rows.append({"run_dir": str(run_dir), **scalars})
+        configs.append(config)
+        histories += [{"run_dir": str(run_dir), **h} for h in history]
+    runs = pd.DataFrame(rows, columns=["run_dir", "model", "ablation", "seed", "status"] if not rows else None)
+    cfg = pd.DataFrame(configs, index=runs.index)
+    keep = [c for c in cfg.columns
+            if not c.startswith(IGNORED_PREFIXES) and c not in IGNORED_KEYS and c not in runs.columns]
+    varying = [c for c in keep if cfg[c].map(str).nunique() > 1]
+    runs = pd.concat([runs, cfg[varying]], axis=1)
+    runs["model"] = ordered(runs["model"], MODEL_ORDER)
+    runs["ablation"] = ordered(runs["ablation"], VARIANT_ORDER)
+    runs = runs.assign(**_data_columns(cfg))
+    setting = _setting_columns(runs, varying)
+    runs["setting"] = runs.apply(lambda r: ", ".join(f"{c}={r[c]}" for c in setting), axis=1) if setting else ""
+    hist = pd.DataFrame(histories)
+    if not hist.empty:
+        hist = hist.merge(runs[["run_dir", "model", "ablation", "seed", "status", "setting"]], on="run_dir")
+    return Runs(runs.sort_values(["model", "ablation", "seed"]).reset_index(drop=True), hist, varying, setting, dirs)
+
+
+def _data_columns(cfg: pd.DataFrame) -> dict[str, pd.Series]:
+    """The data set, archive and test subset of each run: table captions must say which copy was used."""
+    return {col: cfg[key] if key in cfg else pd.Series(None, index=cfg.index, dtype=object)
+            for col, key in (("data_name", "data.name"), ("data_archive", "data.archive"),
+                             ("data_test_subset", "data.test_subset"))}
+
+
+def _setting_columns(runs: pd.DataFrame, varying: list[str]) -> list[str]:
+    """Varying config fields that still differ within one model x variant cell (other than the seed).
+
+    Runs that differ in such a field (say, epochs) must not be averaged together.
+    """
+    cells = runs.groupby(["model", "ablation"], observed=True)
+    return [c for c in varying if c != "seed" and (cells[c].agg(lambda s: s.map(str).nunique()) > 1).any()]

@@ -1,0 +1,174 @@
+"""The paper's figures, sized for one column (3.4 in) and saved as PDF (TrueType fonts) and PNG.
+
+Figures are built as ``matplotlib.figure.Figure`` objects on an Agg canvas, never
+through pyplot, so building a report changes no global backend state and the
+builders can return figures for tests to inspect.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+from jumpnet.report.tables import model_label
+
+WIDTH = 3.4  # inches: one column of a two-column paper
+RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8,
+      "legend.fontsize": 7, "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.spines.top": False,
+      "axes.spines.right": False, "lines.linewidth": 1.2, "savefig.dpi": 300, "savefig.bbox": "tight",
+      "savefig.pad_inches": 0.02, "legend.frameon": False}
+# Okabe-Ito colours (colour-blind safe); a model or variant keeps its colour in every figure.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#7F7F7F", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h"]
+VARIANT_COLORS = {"full": "#000000", "no_links": "#D55E00", "add": "#0072B2", "concat": "#009E73"}
+OTHER_VARIANT_COLORS = ["#E69F00", "#CC79A7", "#56B4E9", "#7F7F7F", "#F0E442"]
+
+
+def new_figure(height: float, width: float = WIDTH) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def variant_color(variants: list[str], name: str) -> str:
+    others = [v for v in variants if v not in VARIANT_COLORS]
+    return VARIANT_COLORS.get(name) or OTHER_VARIANT_COLORS[others.index(name) % len(OTHER_VARIANT_COLORS)]
+
+
+def arm_label(model: object, setting: str) -> str:
+    return model_label(model) + (f" [{setting}]" if setting else "")
+
+
+def pareto_front(cost: np.ndarray, acc: np.ndarray) -> np.ndarray:
+    """Indices, by increasing cost, of points no other point beats on both cost and accuracy."""
+    order = np.lexsort((-acc, cost))
+    front, best = [], -np.inf
+    for i in order:
+        if acc[i] > best:
+            front.append(i)
+            best = acc[i]
+    return np.array(front, dtype=int)
+
+
+def log_axis(ax: Axes) -> None:
+    """Log scale with plain-number ticks at 1, 2, 5 x 10^k: the models' costs span less than a decade."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def accuracy_vs_cost(arms: pd.DataFrame, cost: str, xlabel: str) -> Figure:
+    """Test accuracy of each model's ``full`` arm against a cost, with the Pareto front drawn through it."""
+    full = arms[arms["ablation"] == "full"].reset_index(drop=True)
+    fig = new_figure(2.5)
+    ax = fig.add_subplot()
+    x, y = full[cost].to_numpy(float) / 1e6, full["acc_mean"].to_numpy(float)
+    front = pareto_front(x, y)
+    ax.plot(x[front], y[front], ls="--", color="0.6", lw=0.9, zorder=1, label="Pareto front")
+    for i, arm in full.iterrows():
+        ax.errorbar(x[i], y[i], yerr=np.nan_to_num(arm["acc_std"]), fmt=MARKERS[i % len(MARKERS)], ms=5,
+                    color=PALETTE[i % len(PALETTE)], capsize=2, lw=0.9, zorder=2,
+                    label=arm_label(arm["model"], arm["setting"]))
+    log_axis(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Test accuracy (%)")
+    ax.grid(True, which="major", lw=0.3, alpha=0.5)
+    ax.legend(loc="best", handletextpad=0.3, borderaxespad=0.2)
+    return fig
+
+
+def validation_curves(history: pd.DataFrame) -> Figure:
+    """Validation accuracy per epoch: one panel per model, one line per variant (mean, band ±1 std over seeds)."""
+    done = history[history["status"] == "completed"].assign(val=lambda h: h["val_acc"].astype(float) * 100.0)
+    panels = list(done.groupby(["model", "setting"], observed=True, sort=True).groups)
+    variants = [str(v) for v in done["ablation"].cat.categories if v in set(done["ablation"].astype(str))]
+    ncols = 1 if len(panels) <= 1 else 2
+    nrows = max(1, math.ceil(len(panels) / ncols))
+    fig = new_figure(1.35 * nrows + 0.35)
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    for ax, (model, setting) in zip(axes, panels):
+        panel = done[(done["model"] == model) & (done["setting"] == setting)]
+        for variant, arm in panel.groupby("ablation", observed=True, sort=True):
+            curve = arm.groupby("epoch")["val"].agg(["mean", "std"]).dropna(subset=["mean"])
+            color = variant_color(variants, str(variant))
+            ax.plot(curve.index, curve["mean"], color=color, marker="o" if len(curve) <= 3 else None, ms=3,
+                    label=str(variant))
+            ax.fill_between(curve.index, curve["mean"] - curve["std"], curve["mean"] + curve["std"],
+                            color=color, alpha=0.2, lw=0)
+        if panel["val"].isna().all():
+            ax.text(0.5, 0.5, "no validation split", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(arm_label(model, setting), pad=2)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, lw=0.3, alpha=0.5)
+    for ax in axes[len(panels):]:
+        ax.set_axis_off()
+    for ax in axes[::ncols]:
+        ax.set_ylabel("Val. accuracy (%)")
+    for ax in axes[-ncols:] if len(panels) % ncols == 0 else axes[len(panels) - ncols:len(panels)]:
+        ax.set_xlabel("Epoch")
+        ax.xaxis.set_tick_params(labelbottom=True)
+    handles = {h.get_label(): h for ax in axes for h in ax.get_lines()}
+    spare = axes[-1] if len(panels) < len(axes) else None
+    (spare or fig).legend([handles[v] for v in variants if v in handles], [v for v in variants if v in handles],
+                          loc="center" if spare else "outside upper center", ncols=1 if spare else len(handles),
+                          title="Variant (mean ± 1 std)" if spare else None)
+    return fig
+
+
+def ablation_deltas(arms: pd.DataFrame) -> Figure:
+    """Each variant's accuracy change from its model's ``full`` arm, with the 95% CI as error bars."""
+    rows = arms[(arms["ablation"] != "full") & arms["delta"].notna()].reset_index(drop=True)
+    groups = list(dict.fromkeys(zip(rows["model"], rows["setting"])))
+    variants = [str(v) for v in arms["ablation"].cat.categories if v != "full" and v in set(rows["ablation"].astype(str))]
+    fig = new_figure(2.3)
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(variants))
+    for j, variant in enumerate(variants):
+        arm = rows[rows["ablation"].astype(str) == variant]
+        pos = [groups.index(k) + (j - (len(variants) - 1) / 2) * width for k in zip(arm["model"], arm["setting"])]
+        err = np.vstack([arm["delta"] - arm["ci_low"], arm["ci_high"] - arm["delta"]])
+        ax.bar(pos, arm["delta"], width * 0.9, yerr=np.nan_to_num(err), capsize=2, label=variant,
+               color=variant_color(["full", *variants], variant), error_kw={"lw": 0.8})
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_xticks(range(len(groups)), [arm_label(m, s) for m, s in groups])
+    ax.set_xlim(-0.5, max(0, len(groups) - 1) + 0.5)
+    ax.set_ylabel("Δ test accuracy vs full (pp)")
+    ax.grid(True, axis="y", lw=0.3, alpha=0.5)
+    if variants:
+        ax.legend(title="Variant (bars: 95% CI)", ncols=min(4, len(variants)), loc="best")
+    else:
+        ax.text(0.5, 0.5, "no ablation variants with a full baseline", ha="center", va="center",
+                transform=ax.transAxes)
+    return fig
+
+
+def build_figures(arms: pd.DataFrame, history: pd.DataFrame) -> dict[str, Figure]:
+    """All figures by file stem; built under the report's rc settings."""
+    with matplotlib.rc_context(RC):
+        figures = {
+            "fig_acc_vs_params": accuracy_vs_cost(arms, "params", "Parameters (M, log scale)"),
+            "fig_acc_vs_macs": accuracy_vs_cost(arms, "macs", "MACs per image (M, log scale)"),
+            "fig_ablation_deltas": ablation_deltas(arms),
+        }
+        if not history.empty:
+            figures["fig_val_curves"] = validation_curves(history)
+    return figures
+
+
+def save_figures(figures: dict[str, Figure], out: Path) -> list[Path]:
+    """Each figure as PDF (TrueType fonts embedded, as venues require) and PNG (for the README)."""
+    paths = []
+    with matplotlib.rc_context(RC):
+        for stem, fig in figures.items():
+            for ext in ("pdf", "png"):
+                fig.savefig(out / f"{stem}.{ext}")
+                paths.append(out / f"{stem}.{ext}")
+    return paths

@@ -1,0 +1,63 @@
+"""The report folder's README: tables, figures, and every run the tables leave out.
+
+Runs that failed, diverged or never finished are listed with their folders, so a
+reader can tell a clean comparison from one with holes in it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from jumpnet.report.collect import Runs
+from jumpnet.report.tables import Table
+
+FIGURE_CAPTIONS = {
+    "fig_acc_vs_params": "Test accuracy vs parameters (full variants; error bars ±1 std over seeds; dashed: Pareto front).",
+    "fig_acc_vs_macs": "Test accuracy vs multiply-adds per image (full variants; error bars ±1 std; dashed: Pareto front).",
+    "fig_val_curves": "Validation accuracy per epoch, one panel per model (line: mean over seeds; band: ±1 std).",
+    "fig_ablation_deltas": "Test-accuracy change of each variant vs its model's full variant (error bars: 95% CI, "
+                           "Welch's t-test across seeds).",
+}
+
+
+def problems_table(runs: Runs) -> str:
+    """Markdown list of the runs the tables exclude, or a line saying there are none."""
+    bad = runs.problems
+    if bad.empty:
+        return "None: every run found completed.\n"
+    frame = pd.DataFrame({
+        "status": bad["status"], "model": bad["model"].astype(str), "variant": bad["ablation"].astype(str),
+        "seed": bad["seed"].astype("Int64").astype(str),
+        "folder": bad["run_dir"].map(lambda d: f"`{d}`"),
+        "error": bad.get("error", pd.Series(index=bad.index, dtype=object)).fillna(""),
+    })
+    return frame.to_markdown(index=False, tablefmt="github") + "\n"
+
+
+def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str], data: str) -> Path:
+    """Write ``out/README.md``; figures are referenced by their PNG, with the PDF beside it."""
+    counts = runs.runs["status"].value_counts().to_dict()
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    lines = [
+        f"# Report: {out.name}", "",
+        f"Built by `python -m jumpnet.report {' '.join(str(d) for d in runs.dirs)} --out {out}` "
+        f"from {len(runs.runs)} run folders ({summary}).", "",
+        f"Data: {data}.", "",
+        f"Config fields that differ between runs: {', '.join(f'`{c}`' for c in runs.config_columns) or 'none'}. "
+        f"One row per run, with every scalar metric: [results.csv](results.csv).", "",
+    ]
+    if runs.setting_columns:
+        lines += [f"Runs of the same model and variant differ in {', '.join(runs.setting_columns)}; "
+                  "they are kept apart (column Setting), never averaged together.", ""]
+    for number, table in enumerate(tables, start=1):
+        lines += [f"## Table {number}: {table.name}", "", table.markdown(), "", f"*{table.caption}*", "",
+                  f"LaTeX: [table_{table.name}.tex](table_{table.name}.tex)", ""]
+    lines += ["## Figures", ""]
+    for stem in figures:
+        lines += [f"![{FIGURE_CAPTIONS.get(stem, stem)}]({stem}.png)", "",
+                  f"*{FIGURE_CAPTIONS.get(stem, stem)}* ([PDF]({stem}.pdf))", ""]
+    lines += ["## Runs not in the tables (failed, diverged, unfinished)", "", problems_table(runs)]
+    path = out / "README.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,179 @@
+"""The training loop: epochs of SGD on the train split, model selection on validation.
+
+The loop owns what happens between "here is a model and its data" and "here
+are its selected weights and history": per-step schedule, per-epoch
+validation, a checkpoint after every epoch (resumable to the exact batch
+order), early stopping, and clean termination when the loss diverges.
+The test split is not seen here: it is evaluated once, by the caller.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+from tqdm import tqdm
+
+from jumpnet.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from jumpnet.data.loader import BatchLoader
+from jumpnet.optim import build_optimizer, build_scheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    status: str                      # completed | diverged
+    history: list[dict]
+    best_val_acc: float | None
+    best_epoch: int
+    train_time_s: float
+    images_seen: int
+    resumed_from: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return self.images_seen / self.train_time_s if self.train_time_s > 0 else 0.0
+
+
+def autocast_for(device: torch.device, enabled: bool):
+    """bf16 autocast on CUDA (BN stays fp32 under autocast); nothing on CPU."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: BatchLoader, mixed: bool = False) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over the whole split, in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=loader.device)
+    correct = torch.zeros((), device=loader.device, dtype=torch.long)
+    for x, y in loader:
+        with autocast_for(loader.device, mixed):
+            logits = model(x)
+        loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+    model.train(was_training)
+    n = max(1, loader.num_images)
+    return loss_sum.item() / n, correct.item() / n
+
+
+def progress_mode(setting: str) -> str:
+    if setting == "auto":
+        return "bar" if sys.stderr.isatty() else "log"
+    return setting
+
+
+class Trainer:
+    """Trains one model; ``fit`` resumes from ``checkpoint_path`` when it exists and ``resume`` is on."""
+
+    def __init__(self, model: nn.Module, train: BatchLoader, val: BatchLoader | None, trainer: DictConfig,
+                 optimizer_cfg: DictConfig, checkpoint_path: Path,
+                 on_epoch: Callable[[dict], None] | None = None):
+        self.model, self.train_loader, self.val_loader = model, train, val
+        self.cfg = trainer
+        self.device = train.device
+        self.mixed = bool(trainer.fast)
+        self.optimizer = build_optimizer(optimizer_cfg, model)
+        self.scheduler = build_scheduler(self.optimizer, trainer, len(train))
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=float(trainer.label_smoothing))
+        self.checkpoint_path = Path(checkpoint_path)
+        self.on_epoch = on_epoch or (lambda row: None)
+        self.step_fn = torch.compile(model) if trainer.compile else model
+
+    def _state(self, epoch: int, result: FitResult, best_state: dict) -> dict:
+        return {"epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "history": result.history,
+                "best_val_acc": result.best_val_acc, "best_epoch": result.best_epoch, "best_model": best_state,
+                "train_time_s": result.train_time_s, "images_seen": result.images_seen,
+                "rng": rng_state(), "loader_rng": self.train_loader.generator.get_state()}
+
+    def _restore(self, result: FitResult) -> tuple[int, dict]:
+        state = load_checkpoint(self.checkpoint_path)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        self.train_loader.generator.set_state(state["loader_rng"].to(self.train_loader.generator.device)
+                                              if self.device.type == "cuda" else state["loader_rng"])
+        result.history, result.best_val_acc = state["history"], state["best_val_acc"]
+        result.best_epoch, result.train_time_s = state["best_epoch"], state["train_time_s"]
+        result.images_seen, result.resumed_from = state["images_seen"], state["epoch"]
+        log.info(f"Resumed from {self.checkpoint_path} after epoch {state['epoch']}")
+        return state["epoch"], state["best_model"]
+
+    def _train_epoch(self, epoch: int, mode: str) -> tuple[float, float, float, int]:
+        self.model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        seen = 0
+        batches = tqdm(self.train_loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False,
+                       disable=mode != "bar", dynamic_ncols=True)
+        start = time.perf_counter()
+        for i, (x, y) in enumerate(batches):
+            with autocast_for(self.device, self.mixed):
+                logits = self.step_fn(x)
+                loss = self.criterion(logits.float(), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.argmax(1) == y).sum()
+            seen += len(y)
+            if mode == "bar" and i % 10 == 0:
+                batches.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}")
+        train_loss = loss_sum.item() / max(1, seen)  # .item() synchronizes: the timing below is honest
+        return train_loss, correct.item() / max(1, seen), time.perf_counter() - start, seen
+
+    def fit(self) -> FitResult:
+        result = FitResult("completed", [], None, 0, 0.0, 0)
+        start_epoch, best_state = 0, None
+        if self.cfg.resume and self.checkpoint_path.exists():
+            start_epoch, best_state = self._restore(result)
+        mode = progress_mode(self.cfg.progress)
+        patience = self.cfg.early_stopping
+        for epoch in range(start_epoch + 1, self.cfg.epochs + 1):
+            lr = self.optimizer.param_groups[0]["lr"]
+            train_loss, train_acc, seconds, seen = self._train_epoch(epoch, mode)
+            result.train_time_s += seconds
+            result.images_seen += seen
+            val_loss, val_acc = evaluate(self.model, self.val_loader, self.mixed) if self.val_loader else (None, None)
+            row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
+                   "val_acc": val_acc, "lr": lr, "time_s": seconds}
+            result.history.append(row)
+            self.on_epoch(row)
+            if mode != "none":
+                val = "" if val_acc is None else f" val_loss {val_loss:.4f} val_acc {val_acc:.4f}"
+                log.info(f"epoch {epoch}/{self.cfg.epochs} train_loss {train_loss:.4f} train_acc {train_acc:.4f}"
+                         f"{val} lr {lr:.4g} {seen / seconds:.0f} img/s {seconds:.1f}s")
+            if not math.isfinite(train_loss):
+                result.status = "diverged"
+                result.notes.append(f"training loss became {train_loss} in epoch {epoch}")
+                log.error(f"Diverged: training loss {train_loss} in epoch {epoch}; stopping")
+                break
+            if val_acc is not None and (result.best_val_acc is None or val_acc > result.best_val_acc):
+                result.best_val_acc, result.best_epoch = val_acc, epoch
+                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+            save_checkpoint(self.checkpoint_path, self._state(epoch, result, best_state))
+            if patience and val_acc is not None and epoch - result.best_epoch >= patience:
+                result.notes.append(f"early stop after epoch {epoch}: no better val_acc for {patience} epochs")
+                log.info(result.notes[-1])
+                break
+        if best_state is not None and result.status == "completed":
+            self.model.load_state_dict(best_state)  # the weights chosen on validation, never on test
+        elif result.history:
+            result.best_epoch = result.history[-1]["epoch"]
+        return result

@@ -1,0 +1,18 @@
+"""The one entry point: ``python run.py [-m] [overrides]`` (see README.md and conf/config.yaml)."""
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from jumpnet.pipeline import execute
+
+    hydra_cfg = HydraConfig.get()
+    return execute(cfg, hydra_cfg.runtime.output_dir, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+
+
+if __name__ == "__main__":
+    main()
