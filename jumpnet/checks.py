@@ -1,6 +1,8 @@
 """Reject bad configs with a message naming the value and the fix, before any work starts."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from omegaconf import DictConfig
 
@@ -36,6 +38,10 @@ def check_run_config(cfg: DictConfig) -> None:
     for key in ("train_subset", "test_subset"):
         value = d.get(key)
         _require(value is None or int(value) >= 1, f"data.{key}={value} must be null or >= 1")
+    archive = d.get("archive")
+    _require(not archive or Path(archive).expanduser().is_file(),
+             f"data.archive={archive!r} does not exist. Point data.archive (or JUMPNET_DATA_ARCHIVE) at a tar of an "
+             f"ImageFolder tree, or set data.archive=null to use torchvision's dataset.")
     _require(int(d.crop_padding) >= 0, f"data.crop_padding={d.crop_padding} must be >= 0 (0 turns cropping off)")
 
 

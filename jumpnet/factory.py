@@ -21,9 +21,17 @@ def ablation_kwargs(cfg: DictConfig) -> dict:
     return {"links": bool(ab.links), "merge": ab.merge, "head": ab.get("head", "gap")}
 
 
+def arch_kwargs(cfg: DictConfig) -> dict:
+    """The model's own metaparameters (its config minus ``name`` and ``_target_``)."""
+    arch = OmegaConf.to_container(cfg.model, resolve=True)
+    return {k: v for k, v in arch.items() if k not in ("name", "_target_")}
+
+
 def check_config(cfg: DictConfig) -> None:
-    """Reject a model/ablation combination before any data is read or layer built."""
-    model_class(cfg).check_ablation(**ablation_kwargs(cfg))
+    """Reject bad metaparameters or a model/ablation combination before any data is read or layer built."""
+    cls = model_class(cfg)
+    cls.check_ablation(**ablation_kwargs(cfg))
+    cls.check_arch(**arch_kwargs(cfg))
 
 
 def build_model(cfg: DictConfig) -> Network:

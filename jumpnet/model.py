@@ -97,6 +97,11 @@ class JumpNet(Network):
     own_merge = "concat"
     merges = ("concat", "add")
 
+    @classmethod
+    def check_arch(cls, stem: Sequence[int] = (16, 32), groups: Sequence[Sequence[int]] = ((32, 3), (64, 4), (128, 3)),
+                   **_) -> None:
+        check_groups(stem, groups)
+
     def __init__(self, stem: Sequence[int] = (16, 32), stem_stride: int = 1,
                  groups: Sequence[Sequence[int]] = ((32, 3), (64, 4), (128, 3)),
                  conv_bias: bool = False, num_classes: int = 10, in_chans: int = 3,

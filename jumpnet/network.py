@@ -29,6 +29,10 @@ class Network(nn.Module):
     can_drop_links: ClassVar[bool] = True
 
     @classmethod
+    def check_arch(cls, **arch) -> None:
+        """Reject bad metaparameters (``cfg.model`` fields) before data is read or a layer built."""
+
+    @classmethod
     def check_ablation(cls, links: bool = True, merge: str | None = None, head: str = "gap") -> str:
         """Validate an ablation for this model; return the merge it resolves to."""
         name = cls.__name__

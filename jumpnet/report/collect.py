@@ -49,7 +49,8 @@ def find_run_dirs(roots: list[Path]) -> list[Path]:
     for root in roots:
         for marker in MARKERS:
             for path in [root / marker, *root.rglob(marker)]:
-                if path.exists() and "wandb" not in path.relative_to(root).parts:
+                parts = path.relative_to(root).parts
+                if path.exists() and "wandb" not in parts and "previous" not in parts:  # earlier attempts
                     found.add(path.parent)
     return sorted(found)
 

@@ -58,9 +58,9 @@ def pareto_front(cost: np.ndarray, acc: np.ndarray) -> np.ndarray:
 
 
 def log_axis(ax: Axes) -> None:
-    """Log scale with plain-number ticks at 1, 2, 5 x 10^k: the models' costs span less than a decade."""
+    """Log scale with plain-number ticks at 1, 2, 3, 5 x 10^k: the models' costs span less than a decade."""
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
 
@@ -119,7 +119,7 @@ def validation_curves(history: pd.DataFrame) -> Figure:
     spare = axes[-1] if len(panels) < len(axes) else None
     (spare or fig).legend([handles[v] for v in variants if v in handles], [v for v in variants if v in handles],
                           loc="center" if spare else "outside upper center", ncols=1 if spare else len(handles),
-                          title="Variant (mean ± 1 std)" if spare else None)
+                          title="Variant (mean ± 1 std over seeds)")
     return fig
 
 
@@ -137,13 +137,17 @@ def ablation_deltas(arms: pd.DataFrame) -> Figure:
         err = np.vstack([arm["delta"] - arm["ci_low"], arm["ci_high"] - arm["delta"]])
         ax.bar(pos, arm["delta"], width * 0.9, yerr=np.nan_to_num(err), capsize=2, label=variant,
                color=variant_color(["full", *variants], variant), error_kw={"lw": 0.8})
+        for x, d, low, high, p in zip(pos, arm["delta"], arm["ci_low"], arm["ci_high"], arm["p"]):
+            if p < 0.05:  # significant at 5% (Welch): a star beyond the CI's far end
+                ax.annotate("*", (x, low if d < 0 else high), ha="center", va="top" if d < 0 else "bottom")
     ax.axhline(0, color="black", lw=0.6)
     ax.set_xticks(range(len(groups)), [arm_label(m, s) for m, s in groups])
     ax.set_xlim(-0.5, max(0, len(groups) - 1) + 0.5)
     ax.set_ylabel("Δ test accuracy vs full (pp)")
     ax.grid(True, axis="y", lw=0.3, alpha=0.5)
     if variants:
-        ax.legend(title="Variant (bars: 95% CI)", ncols=min(4, len(variants)), loc="best")
+        fig.legend(loc="outside upper center", ncols=min(4, len(variants)), title="Variant (error bars: 95% CI; "
+                   "* p < 0.05, Welch)", handlelength=1.2, columnspacing=1.0)
     else:
         ax.text(0.5, 0.5, "no ablation variants with a full baseline", ha="center", va="center",
                 transform=ax.transAxes)

@@ -17,7 +17,7 @@ MODEL_LABELS = {"jumpnet": "JumpNet", "resnet_v2": "ResNet v2", "densenet": "Den
                 "plain_cnn": "Plain CNN (floor)"}
 DATA_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "synthetic": "synthetic data"}
 # pdflatex-safe spellings of the few non-ASCII characters the tables use.
-LATEX_TEXT = {"±": r"$\pm$", "×": r"$\times$", "Δ": r"$\Delta$", "—": "---", "–": "--", "−": "-", "≥": r"$\geq$"}
+LATEX_TEXT = {"±": r"$\pm$", "×": r"$\times$", "Δ": r"$\Delta$", "—": "---", "–": "--", "−": "$-$", "≥": r"$\geq$"}
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 DASH = "—"
@@ -41,11 +41,11 @@ class Table:
         styler = self.text.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
         styler = styler.apply(lambda _: self.best.replace({True: "font-weight: bold;", False: ""}), axis=None)
         tex = styler.to_latex(hrules=True, convert_css=True, caption=latex_escape(self.caption),
-                              label=f"tab:{self.name}", position="t", position_float="centering",
+                              label=f"tab:{self.name}", position="t", position_float="centering", environment="table*",
                               column_format="".join("l" if c in TEXT_COLUMNS else "r" for c in self.text.columns))
         for char, spelling in LATEX_TEXT.items():
             tex = tex.replace(char, spelling)
-        return tex
+        return tex.replace("\\centering\n", "\\centering\n\\small\n", 1)  # fits a two-column page's width
 
     def write(self, out: Path) -> None:
         (out / f"table_{self.name}.md").write_text(f"{self.markdown()}\n\n{self.caption}\n")
@@ -67,7 +67,7 @@ def pm(mean: float, std: float) -> str:
 
 
 def num(value: float, fmt: str) -> str:
-    return DASH if value is None or np.isnan(value) else format(value, fmt)
+    return DASH if value is None or np.isnan(value) else format(value, fmt).replace("-", "−")  # a real minus sign
 
 
 def extremes(frame: pd.DataFrame, direction: dict[str, str], groups: pd.Series | None = None) -> pd.DataFrame:
@@ -82,30 +82,37 @@ def extremes(frame: pd.DataFrame, direction: dict[str, str], groups: pd.Series |
     return best
 
 
+def unit(values: pd.Series) -> tuple[float, str]:
+    """Millions, or thousands when every model is under a million (tiny test models), so digits carry meaning."""
+    return (1e6, "M") if values.abs().max() >= 1e6 else (1e3, "K")
+
+
 def architectures(arms: pd.DataFrame, describe_data: str) -> Table:
     """Table 1: one row per model's ``full`` arm: cost, shape before pooling, accuracy and training time."""
     full = arms[arms["ablation"] == "full"].reset_index(drop=True)
     minutes = full["train_time_s"].median() >= 120
     time_col = f"Train time ({'min' if minutes else 's'})"
+    (pdiv, pu), (mdiv, mu) = unit(arms["params"]), unit(arms["macs"])
+    params, macs = f"Params ({pu})", f"MACs ({mu})"
     numeric = pd.DataFrame({
-        "Params (M)": full["params"] / 1e6, "MACs (M)": full["macs"] / 1e6, "Size (MiB)": full["size_mb"],
+        params: full["params"] / pdiv, macs: full["macs"] / mdiv, "Size (MiB)": full["size_mb"],
         "Test acc. (%)": full["acc_mean"], time_col: full["train_time_s"] / (60 if minutes else 1)})
     text = pd.DataFrame({"Model": full["model"].astype(str).map(model_label)})
     if (full["setting"] != "").any():
         text["Setting"] = full["setting"]
     text = text.assign(**{
-        "Params (M)": numeric["Params (M)"].map(lambda v: num(v, ".3f")),
-        "MACs (M)": numeric["MACs (M)"].map(lambda v: num(v, ".1f")),
-        "Feature map (C×H×W)": full["feature_map"].fillna(DASH).str.replace(" x ", "×"),
+        params: numeric[params].map(lambda v: num(v, ".3f" if pu == "M" else ".1f")),
+        macs: numeric[macs].map(lambda v: num(v, ".1f")),
+        "C×H×W": full["feature_map"].fillna(DASH).str.replace(" x ", "×"),
         "Size (MiB)": numeric["Size (MiB)"].map(lambda v: num(v, ".2f")),
         "Test acc. (%)": [pm(m, s) for m, s in zip(full["acc_mean"], full["acc_std"])],
         "n": full["n"].astype(str),
         time_col: numeric[time_col].map(lambda v: num(v, ".1f")),
     })
-    best = extremes(numeric, {"Params (M)": "min", "MACs (M)": "min", "Size (MiB)": "min",
+    best = extremes(numeric, {params: "min", macs: "min", "Size (MiB)": "min",
                               "Test acc. (%)": "max", time_col: "min"}).reindex(columns=text.columns, fill_value=False)
     caption = (f"Architectures (full variants) on {describe_data}. Test accuracy: mean ± std over n seeds "
-               f"({seed_note(full)}). MACs: multiply-adds per image forward; feature map: the tensor entering "
+               f"({seed_note(full)}). MACs: multiply-adds per image forward; C×H×W: the feature map entering "
                f"global pooling; size: fp32 weights; train time: mean per run. Bold: best per column.")
     return Table("architectures", text, best, caption)
 
@@ -113,28 +120,29 @@ def architectures(arms: pd.DataFrame, describe_data: str) -> Table:
 def ablations(arms: pd.DataFrame, describe_data: str) -> Table:
     """Table 2: every model x variant, its accuracy and its difference from that model's ``full``."""
     arms = arms.reset_index(drop=True)
+    (pdiv, pu), (mdiv, mu) = unit(arms["params"]), unit(arms["macs"])
     text = pd.DataFrame({"Model": arms["model"].astype(str).map(model_label), "Variant": arms["ablation"].astype(str)})
     if (arms["setting"] != "").any():
         text.insert(1, "Setting", arms["setting"])
-    ci = [DASH if np.isnan(lo) else f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(arms["ci_low"], arms["ci_high"])]
+    ci = [DASH if np.isnan(lo) else f"[{num(lo, '+.2f')}, {num(hi, '+.2f')}]" for lo, hi in zip(arms["ci_low"], arms["ci_high"])]
     text = text.assign(**{
         "Test acc. (%)": [pm(m, s) for m, s in zip(arms["acc_mean"], arms["acc_std"])],
         "n": arms["n"].astype(str),
-        "Δ acc. (pp)": arms["delta"].map(lambda v: num(v, "+.2f")),
-        "95% CI (pp)": ci,
+        "Δ (pp)": arms["delta"].map(lambda v: num(v, "+.2f")),
+        "95% CI": ci,
         "p": arms["p"].map(lambda v: num(v, ".3f")),
-        "ΔParams (M)": (arms["d_params"] / 1e6).map(lambda v: num(v, "+.3f")),
-        "ΔMACs (M)": (arms["d_macs"] / 1e6).map(lambda v: num(v, "+.1f")),
+        f"ΔParams ({pu})": (arms["d_params"] / pdiv).map(lambda v: num(v, "+.3f" if pu == "M" else "+.1f")),
+        f"ΔMACs ({mu})": (arms["d_macs"] / mdiv).map(lambda v: num(v, "+.1f")),
     })
-    numeric = pd.DataFrame({"Test acc. (%)": arms["acc_mean"], "Δ acc. (pp)": arms["delta"]})
+    numeric = pd.DataFrame({"Test acc. (%)": arms["acc_mean"], "Δ (pp)": arms["delta"]})
     groups = arms["model"].astype(str) + "|" + arms["setting"]
-    best = extremes(numeric, {"Test acc. (%)": "max", "Δ acc. (pp)": "max"}, groups)
+    best = extremes(numeric, {"Test acc. (%)": "max", "Δ (pp)": "max"}, groups)
     best = best.reindex(columns=text.columns, fill_value=False)
     text.loc[text["Model"].eq(text["Model"].shift()), "Model"] = ""  # print each model's name once per block
     caption = (f"Ablations on {describe_data}. Test accuracy: mean ± std over n seeds ({seed_note(arms)}). "
                f"Δ: variant minus the same model's full variant, with its 95% confidence interval and "
                f"two-sided p-value from {TEST_NAME} across seeds (unequal variances; needs n ≥ 2 per arm; "
-               f"not corrected for multiple comparisons). ΔParams, ΔMACs: cost change vs full. "
+               f"not corrected for multiple comparisons). ΔParams, ΔMACs: change vs full. "
                f"Bold: best per column within each model.")
     return Table("ablations", text, best, caption)
 

@@ -1,0 +1,67 @@
+"""A plain CNN: the floor every skip-connected model is measured against.
+
+The classic VGG-style stack (Simonyan & Zisserman, "Very Deep Convolutional
+Networks for Large-Scale Image Recognition", ICLR 2015), with batch norm
+(Ioffe & Szegedy 2015): stages of 3x3 conv-BN-ReLU (``ConvBNReLU``) each
+followed by 2x2 max pooling; no skip connections at all. The first conv is the
+``stem``, the rest the ``learner``.
+
+Default (``conf/model/plain_cnn.yaml``; stages (32, 32), (64, 64), (128, 128);
+bias-free convs; 10 classes; 32x32 input): 128x4x4 leaves the last pool.
+- ``ablation.head=fc`` (the classic head: flatten, FC ``fc_hidden``=256, ReLU,
+  dropout 0.5, FC): 814,570 params, 3.1 MiB fp32.
+- ``ablation.head=gap`` (the study's default head): 288,746 params.
+
+Ablation: a plain CNN has no links, so only ``ablation=full`` (links=true,
+merge=null, either head) describes it; ``no_links`` would be the same network
+and ``add``/``concat`` have nothing to merge: all three are rejected.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from torch import nn
+
+from jumpnet.layers import ClassifierHead, ConvBNReLU
+from jumpnet.network import AblationError, Network
+
+
+class PlainCNN(Network):
+    """Stages of conv-BN-ReLU then max pooling, then the task. See the module docstring."""
+
+    own_merge = "none"
+    merges = ()
+    can_drop_links = False
+
+    @classmethod
+    def check_ablation(cls, links: bool = True, merge: str | None = None, head: str = "gap") -> str:
+        """Accept only links=true with merge=null (``ablation=full``): there are no links to vary."""
+        if head not in ClassifierHead.HEADS:
+            raise AblationError(f"ablation.head={head!r} is unknown; choose one of {list(ClassifierHead.HEADS)}")
+        if not links or merge is not None:
+            asked = f"ablation.links={str(links).lower()} with ablation.merge={'null' if merge is None else merge}"
+            raise AblationError(
+                f"{cls.__name__} has no links, so {asked} "
+                f"means nothing. {cls.__name__} supports only links=true with merge=null (ablation=full), "
+                f"with head in {list(ClassifierHead.HEADS)}.")
+        return cls.own_merge
+
+    def __init__(self, stages: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128)),
+                 fc_hidden: int = 256, dropout: float = 0.5, conv_bias: bool = False,
+                 num_classes: int = 10, in_chans: int = 3, image_size: int = 32,
+                 links: bool = True, merge: str | None = None, head: str = "gap"):
+        if not stages or not all(stages):
+            raise ValueError(f"model.stages={[list(s) for s in stages]} must be non-empty lists of conv widths")
+        if image_size % 2 ** len(stages):
+            raise ValueError(f"image_size={image_size} must be divisible by 2**{len(stages)} (one max pool per stage)")
+        super().__init__(num_classes, in_chans, image_size, links, merge, head)
+        widths = [w for stage in stages for w in stage]
+        self.stem = ConvBNReLU(in_chans, widths[0], 3, bias=conv_bias)
+        width, layers = widths[0], []
+        for s, stage in enumerate(stages):
+            for w in stage[1:] if s == 0 else stage:
+                layers.append(ConvBNReLU(width, w, 3, bias=conv_bias))
+                width = w
+            layers.append(nn.MaxPool2d(2))
+        self.learner = nn.Sequential(*layers)
+        self.finish(width, hidden=fc_hidden, dropout=dropout)

@@ -1,0 +1,148 @@
+"""Data: ImageFolder archives read in memory and cached by content, splits stratified, bad data named."""
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+from PIL import Image
+
+from jumpnet.data import DataError, load_arrays, make_splits
+from jumpnet.data.loader import BatchLoader
+from jumpnet.data.splits import stratified_order
+
+CLASSES = ["ant", "bee", "cat"]
+
+
+def make_imagefolder_tar(path: Path, per_class: int = 4, size: int = 8, colour_shift: int = 0,
+                         layout=("train", "test")) -> Path:
+    """A real tar of PNGs in the ImageFolder layout, each class a flat colour."""
+    with tarfile.open(path, "w:gz") as tar:
+        for split in layout:
+            for c, name in enumerate(CLASSES):
+                for i in range(per_class):
+                    img = Image.new("RGB", (size, size), (80 * c + colour_shift, 10 * i, 0))
+                    buf = io.BytesIO()
+                    img.save(buf, format="PNG")
+                    info = tarfile.TarInfo(f"{split}/{name}/{i:04d}.png")
+                    info.size = buf.tell()
+                    buf.seek(0)
+                    tar.addfile(info, buf)
+    return path
+
+
+def data_cfg(archive: Path | None, root: Path, **kw):
+    base = dict(name="cifar10", archive=str(archive) if archive else None, root=str(root), download=False,
+                num_classes=3, image_size=8)
+    return OmegaConf.create({**base, **kw})
+
+
+def test_archive_is_read_into_arrays_with_sorted_class_labels(tmp_path):
+    archive = make_imagefolder_tar(tmp_path / "tiny.tar.gz")
+    arrays = load_arrays(data_cfg(archive, tmp_path / "root"))
+    assert arrays.x_train.shape == (12, 8, 8, 3) and arrays.x_train.dtype == np.uint8
+    assert arrays.classes == CLASSES
+    assert sorted(np.bincount(arrays.y_test).tolist()) == [4, 4, 4]
+    # pixel colour encodes the class: labels line up with images
+    assert set(arrays.x_train[arrays.y_train == 2][:, 0, 0, 0].tolist()) == {160}
+    assert not any(p.name in CLASSES for p in tmp_path.rglob("*")), "members must never be extracted to disk"
+
+
+def test_cache_is_keyed_by_archive_content(tmp_path):
+    root = tmp_path / "root"
+    first = load_arrays(data_cfg(make_imagefolder_tar(tmp_path / "a.tar.gz"), root))
+    # same file name, different content: the stale cache must not be reused
+    (tmp_path / "b").mkdir()
+    second = load_arrays(data_cfg(make_imagefolder_tar(tmp_path / "b" / "a.tar.gz", colour_shift=5), root))
+    assert len(list((root / "archives").glob("*.npz"))) == 2
+    assert (second.x_train[:, 0, 0, 0] - first.x_train[:, 0, 0, 0] == 5).all()
+    again = load_arrays(data_cfg(tmp_path / "a.tar.gz", root))   # from cache
+    np.testing.assert_array_equal(again.x_train, first.x_train)
+
+
+def test_missing_archive_names_the_value(tmp_path):
+    with pytest.raises(DataError, match="does not exist.*JUMPNET_DATA_ARCHIVE"):
+        load_arrays(data_cfg(tmp_path / "nope.tar.xz", tmp_path))
+
+
+def test_truncated_archive_is_reported(tmp_path):
+    good = make_imagefolder_tar(tmp_path / "good.tar.gz", per_class=20).read_bytes()
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(good[: len(good) // 2])
+    with pytest.raises(DataError, match="truncated"):
+        load_arrays(data_cfg(bad, tmp_path))
+
+
+def test_archive_without_imagefolder_layout_is_reported(tmp_path):
+    archive = make_imagefolder_tar(tmp_path / "flat.tar.gz", layout=("training",))
+    with pytest.raises(DataError, match="not an ImageFolder tree"):
+        load_arrays(data_cfg(archive, tmp_path))
+
+
+def test_class_count_mismatch_is_reported(tmp_path):
+    archive = make_imagefolder_tar(tmp_path / "tiny.tar.gz")
+    with pytest.raises(DataError, match="data.num_classes=10 but"):
+        load_arrays(data_cfg(archive, tmp_path, num_classes=10))
+
+
+def test_no_download_and_no_data_says_how_to_get_it(tmp_path):
+    with pytest.raises(DataError, match="data.download=true"):
+        load_arrays(data_cfg(None, tmp_path / "empty", num_classes=10, image_size=32))
+
+
+def test_synthetic_data_is_seeded():
+    cfg = OmegaConf.create(dict(name="synthetic", num_classes=4, image_size=16, train_size=40, test_size=8))
+    a, b = load_arrays(cfg), load_arrays(cfg)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert a.x_train.shape == (40, 16, 16, 3) and np.bincount(a.y_train).tolist() == [10] * 4
+
+
+def test_splits_are_stratified_disjoint_and_seeded():
+    cfg = OmegaConf.create(dict(name="synthetic", num_classes=5, image_size=8, train_size=1000, test_size=500))
+    arrays = load_arrays(cfg)
+    s = make_splits(arrays, val_size=100, train_subset=200, test_subset=50)
+    assert np.bincount(s.y_val).tolist() == [20] * 5
+    assert np.bincount(s.y_train).tolist() == [40] * 5
+    assert np.bincount(s.y_test).tolist() == [10] * 5 and s.test_subset_used
+    order = stratified_order(arrays.y_train, 0)
+    assert len(set(order[:100]) & set(order[100:])) == 0
+    np.testing.assert_array_equal(order, stratified_order(arrays.y_train, 0))
+    with pytest.raises(DataError, match="data.val_size=2000"):
+        make_splits(arrays, val_size=2000)
+
+
+def shifted_copies(img, padding):
+    """Every crop-after-zero-pad of ``img`` (CHW) and its mirror: the torchvision augmentation's support."""
+    import torch
+
+    padded = torch.nn.functional.pad(img, (padding,) * 4)
+    h, w = img.shape[1:]
+    for dy in range(2 * padding + 1):
+        for dx in range(2 * padding + 1):
+            crop = padded[:, dy:dy + h, dx:dx + w]
+            yield crop
+            yield crop.flip(2)
+
+
+def test_loader_augments_like_torchvision_and_normalizes():
+    import torch
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 256, (64, 8, 8, 3), dtype=np.uint8)
+    y = np.arange(64)  # label = source index, so each augmented image can be traced to its source
+    plain = BatchLoader(x, y, 64, torch.device("cpu"), [0.5] * 3, [0.25] * 3)
+    xb, yb = next(iter(plain))
+    np.testing.assert_allclose(xb.permute(0, 2, 3, 1).numpy(), (x / 255.0 - 0.5) / 0.25, atol=1e-5)
+    aug = BatchLoader(x, y, 64, torch.device("cpu"), [0.0] * 3, [1.0] * 3, train=True, crop_padding=2, flip=True, seed=1)
+    xa, ya = next(iter(aug))
+    assert sorted(ya.tolist()) == y.tolist()     # one shuffled pass over the split
+    src = torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255
+    for img, label in zip(xa, ya):
+        assert any(torch.allclose(img, c) for c in shifted_copies(src[label], 2))
+    assert (xa == 0).any(), "zero padding must show up in some crops"
+    flipped = sum(torch.allclose(img, src[label].flip(2)) for img, label in zip(xa, ya))
+    unchanged = sum(torch.allclose(img, src[label]) for img, label in zip(xa, ya))
+    assert flipped > 0 and unchanged + flipped < 64   # both flips and shifts happen

@@ -1,0 +1,171 @@
+"""The report generator on real run folders: numbers recomputed independently, LaTeX, figures, missing runs."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import statistics
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from jumpnet.report import Report, build_report
+from jumpnet.report.collect import ordered
+from tests.conftest import TINY_DATA, TINY_JUMPNET, run_module, run_py
+
+VARIANTS = ["full", "no_links", "add"]
+SEEDS = [0, 1]
+FIGURES = {  # file stem: (x label, y label) of its first axes
+    "fig_acc_vs_params": ("Parameters (M, log scale)", "Test accuracy (%)"),
+    "fig_acc_vs_macs": ("MACs per image (M, log scale)", "Test accuracy (%)"),
+    "fig_val_curves": ("Epoch", "Val. accuracy (%)"),
+    "fig_ablation_deltas": ("", "Δ test accuracy vs full (pp)"),
+}
+
+
+@pytest.fixture(scope="session")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real multirun: tiny JumpNet, synthetic data, 3 variants x 2 seeds, 2 epochs (about 10 s)."""
+    experiments = tmp_path_factory.mktemp("report") / "experiments"
+    proc = run_py(["-m", "model=jumpnet", f"ablation={','.join(VARIANTS)}", f"seed={','.join(map(str, SEEDS))}",
+                   "trainer.epochs=2", "logger=none", "name=report_test", *TINY_JUMPNET, *TINY_DATA,
+                   f"paths.experiments_dir={experiments}"], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return experiments / "report_test"
+
+
+@pytest.fixture(scope="session")
+def report(sweep: Path, tmp_path_factory: pytest.TempPathFactory) -> Report:
+    return build_report([sweep], tmp_path_factory.mktemp("reports") / "test")
+
+
+def records(root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(root.rglob("metrics.json"))]
+
+
+def arm(report: Report, variant: str) -> pd.Series:
+    rows = report.arms[(report.arms["model"] == "jumpnet") & (report.arms["ablation"] == variant)]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def test_sweep_is_complete(sweep: Path, report: Report) -> None:
+    assert len(records(sweep)) == len(VARIANTS) * len(SEEDS)
+    assert report.runs.problems.empty and len(report.runs.completed) == len(VARIANTS) * len(SEEDS)
+    csv = pd.read_csv(report.out / "results.csv")
+    assert len(csv) == len(VARIANTS) * len(SEEDS)
+    assert {"run_dir", "model", "ablation", "seed", "status", "test_acc", "params", "macs", "ablation.links"} <= set(csv)
+    assert "history" not in csv  # scalars only
+
+
+def test_means_stds_and_deltas_match_an_independent_computation(sweep: Path, report: Report) -> None:
+    acc = {v: [100 * r["test_acc"] for r in records(sweep) if r["ablation"] == v] for v in VARIANTS}
+    params = {r["ablation"]: r["params"] for r in records(sweep)}
+    md = (report.out / "table_ablations.md").read_text()
+    for variant in VARIANTS:
+        row, xs = arm(report, variant), acc[variant]
+        assert row["n"] == len(SEEDS)
+        assert row["acc_mean"] == pytest.approx(statistics.mean(xs))
+        assert row["acc_std"] == pytest.approx(statistics.stdev(xs))
+        assert f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}" in md
+        if variant == "full":
+            assert math.isnan(row["delta"])
+            continue
+        f = acc["full"]
+        assert row["delta"] == pytest.approx(statistics.mean(xs) - statistics.mean(f))
+        assert row["d_params"] == params[variant] - params["full"]
+        # Welch: standard error and Welch-Satterthwaite degrees of freedom, by hand.
+        a, b = statistics.variance(xs) / len(xs), statistics.variance(f) / len(f)
+        if a + b == 0:
+            assert math.isnan(row["p"])
+            continue
+        df = (a + b) ** 2 / (a ** 2 / (len(xs) - 1) + b ** 2 / (len(f) - 1))
+        half = stats.t.ppf(0.975, df) * math.sqrt(a + b)
+        assert row["ci_low"] == pytest.approx(row["delta"] - half)
+        assert row["ci_high"] == pytest.approx(row["delta"] + half)
+        assert row["p"] == pytest.approx(2 * stats.t.sf(abs(row["delta"]) / math.sqrt(a + b), df))
+
+
+def test_tables_are_written_in_study_order_with_a_caption(report: Report) -> None:
+    md = (report.out / "table_ablations.md").read_text()
+    assert md.index("| full") < md.index("| no_links") < md.index("| add")
+    tex = (report.out / "table_ablations.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "\\bfseries" in tex
+    assert "no\\_links" in tex and "Welch" in tex and "n = 2" in tex and "synthetic data" in tex
+    arch = (report.out / "table_architectures.md").read_text()
+    assert "JumpNet" in arch and "32×8×8" in arch  # the tiny JumpNet's feature map
+
+
+def test_latex_compiles(report: Report, tmp_path: Path) -> None:
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed (apt-get install texlive-latex-recommended)")
+    doc = tmp_path / "doc.tex"
+    tables = "".join(f"\\input{{{report.out.resolve() / f'table_{n}.tex'}}}\n" for n in ("architectures", "ablations"))
+    doc.write_text("\\documentclass[twocolumn]{article}\n\\usepackage{booktabs}\n"
+                   f"\\begin{{document}}\n{tables}\\end{{document}}\n")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 0
+
+
+def test_figures_are_valid_files_with_labelled_axes(report: Report) -> None:
+    assert set(report.figures) == set(FIGURES)
+    for stem, (xlabel, ylabel) in FIGURES.items():
+        pdf, png = (report.out / f"{stem}.pdf").read_bytes(), (report.out / f"{stem}.png").read_bytes()
+        assert pdf.startswith(b"%PDF") and b"/Type3" not in pdf  # TrueType (fonttype 42), as venues require
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        fig = report.figures[stem]
+        assert fig.get_size_inches()[0] == pytest.approx(3.4)
+        axes = [ax for ax in fig.axes if ax.axison]
+        assert axes[-1].get_xlabel() == xlabel and axes[0].get_ylabel() == ylabel
+        assert fig.legends or any(ax.get_legend() for ax in fig.axes)
+    readme = (report.out / "README.md").read_text()
+    assert all(f"]({stem}.png)" in readme for stem in FIGURES)
+
+
+def test_failed_diverged_and_unfinished_runs_are_listed(sweep: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    runs = {p.name: p for p in copy.rglob("jumpnet-*-s*")}
+    failed = json.loads((runs["jumpnet-add-s1"] / "metrics.json").read_text())
+    failed.update(status="failed", error="RuntimeError: boom", test_acc=None)
+    (runs["jumpnet-add-s1"] / "metrics.json").write_text(json.dumps(failed))
+    diverged = json.loads((runs["jumpnet-no_links-s0"] / "metrics.json").read_text())
+    (runs["jumpnet-no_links-s0"] / "metrics.json").write_text(json.dumps({**diverged, "status": "diverged"}))
+    (runs["jumpnet-full-s1"] / "metrics.json").unlink()  # .hydra and checkpoint.pt remain: interrupted
+    report = build_report([copy], tmp_path / "report")
+    problems = report.runs.problems.set_index("status")["run_dir"]
+    assert problems.to_dict() == {"failed": str(runs["jumpnet-add-s1"]), "diverged": str(runs["jumpnet-no_links-s0"]),
+                                  "unfinished": str(runs["jumpnet-full-s1"])}
+    readme = (tmp_path / "report" / "README.md").read_text()
+    section = readme[readme.index("## Runs not in the tables"):]
+    for status, folder in problems.items():
+        assert status in section and str(folder) in section
+    assert "RuntimeError: boom" in section
+    assert (report.arms["n"] == 1).all()  # each arm lost one of its two seeds
+
+
+def test_cli_writes_the_report_and_refuses_no_completed_runs(sweep: Path, tmp_path: Path) -> None:
+    out = tmp_path / "reports" / "cli"
+    proc = run_module("jumpnet.report", [str(sweep), "--out", str(out)], timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("results.csv", "README.md", "table_architectures.md", "table_architectures.tex",
+                 "table_ablations.md", "table_ablations.tex", *(f"{s}.{e}" for s in FIGURES for e in ("pdf", "png"))):
+        assert (out / name).is_file(), name
+    empty = tmp_path / "empty"
+    (empty / "jumpnet-full-s0" / ".hydra").mkdir(parents=True)
+    proc = run_module("jumpnet.report", [str(empty), "--out", str(tmp_path / "none")], timeout=120)
+    assert proc.returncode != 0 and str(empty) in proc.stderr and "no completed runs" in proc.stderr
+    assert not (tmp_path / "none").exists()
+
+
+def test_study_order_comes_first_then_other_names() -> None:
+    models = ordered(pd.Series(["zeta", "plain_cnn", "densenet", "jumpnet", "alpha"]),
+                     ["jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn"])
+    assert list(models.categories) == ["jumpnet", "densenet", "plain_cnn", "alpha", "zeta"]
+    variants = ordered(pd.Series(["head_fc", "concat", "full"]), ["full", "no_links", "add", "concat"])
+    assert list(variants.categories) == ["full", "concat", "head_fc"] and variants.ordered
