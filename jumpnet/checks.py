@@ -30,8 +30,6 @@ def check_run_config(cfg: DictConfig) -> None:
     _require(t.schedule in SCHEDULES, f"trainer.schedule={t.schedule!r} is unknown; choose one of {list(SCHEDULES)}")
     _require(0 <= float(t.label_smoothing) < 1, f"trainer.label_smoothing={t.label_smoothing} must be in [0, 1)")
     _require(t.device in ("auto", "cpu", "cuda"), f"trainer.device={t.device!r} must be auto, cpu or cuda")
-    _require(t.device != "cuda" or torch.cuda.is_available(),
-             "trainer.device=cuda but no CUDA device is visible; use trainer.device=auto or cpu")
     _require(t.progress in ("auto", "bar", "log", "none"), f"trainer.progress={t.progress!r}: use auto, bar, log or none")
     _require(int(t.get("init_draws", 1)) >= 1, f"trainer.init_draws={t.get('init_draws')} must be >= 1")
     _require(int(d.val_size) >= 0, f"data.val_size={d.val_size} must be >= 0 (0 selects the last epoch)")
@@ -46,6 +44,9 @@ def check_run_config(cfg: DictConfig) -> None:
 
 
 def resolve_device(setting: str) -> torch.device:
+    """The device a job trains on; checked where the job runs (a login node may have no GPU)."""
     if setting == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    _require(setting != "cuda" or torch.cuda.is_available(),
+             "trainer.device=cuda but no CUDA device is visible here; use trainer.device=auto or cpu")
     return torch.device(setting)

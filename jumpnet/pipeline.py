@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jumpnet.checks import check_run_config, resolve_device
 from jumpnet.data import load_arrays, make_splits
-from jumpnet.data.loader import BatchLoader, channel_stats
+from jumpnet.data.loaders import make_loaders
 from jumpnet.factory import build_model
 from jumpnet.measure import measure
 from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, RunLock, read_metrics, run_status, write_json_atomic
@@ -92,13 +92,7 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict) -> dict:
              f"{record['macs'] / 1e6:.1f}M MACs, features {record['feature_map']}")
     channels_last = bool(cfg.trainer.channels_last)
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    mean, std = channel_stats(splits.x_train)
-    loader = dict(device=device, mean=mean, std=std, channels_last=channels_last)
-    train = BatchLoader(splits.x_train, splits.y_train, int(cfg.trainer.batch_size), train=True,
-                        crop_padding=int(cfg.data.crop_padding), flip=bool(cfg.data.flip), seed=int(cfg.seed),
-                        drop_last=len(splits.y_train) % int(cfg.trainer.batch_size) == 1, **loader)
-    val = BatchLoader(splits.x_val, splits.y_val, int(cfg.trainer.eval_batch_size), **loader) if len(splits.y_val) else None
-    test = BatchLoader(splits.x_test, splits.y_test, int(cfg.trainer.eval_batch_size), **loader)
+    train, val, test = make_loaders(splits, cfg.data, cfg.trainer, int(cfg.seed), device)
     config = OmegaConf.to_container(cfg, resolve=True)
     tags = [cfg.model.name, cfg.ablation.name, cfg.data.name]
     with make_tracker(cfg.logger, run_dir, config, group=cfg.name, name=run_dir.name, tags=tags) as tracker:

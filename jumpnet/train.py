@@ -121,6 +121,7 @@ class Trainer:
         seen = 0
         batches = tqdm(self.train_loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False,
                        disable=mode != "bar", dynamic_ncols=True)
+        log_every = max(1, len(self.train_loader) // 10)
         start = time.perf_counter()
         for i, (x, y) in enumerate(batches):
             with autocast_for(self.device, self.mixed):
@@ -135,6 +136,9 @@ class Trainer:
             seen += len(y)
             if mode == "bar" and i % 10 == 0:
                 batches.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}")
+            elif mode == "log" and (i + 1) % log_every == 0 and i + 1 < len(self.train_loader):
+                log.info(f"epoch {epoch}/{self.cfg.epochs} {100 * (i + 1) // len(self.train_loader)}% "
+                         f"train_loss {loss_sum.item() / seen:.4f} {seen / (time.perf_counter() - start):.0f} img/s")
         train_loss = loss_sum.item() / max(1, seen)  # .item() synchronizes: the timing below is honest
         return train_loss, correct.item() / max(1, seen), time.perf_counter() - start, seen
 

@@ -1,7 +1,9 @@
 """Hydra's basic grid sweeper, made safe for an ablation study.
 
 - Drops grid points a model cannot express (e.g. ResNet v2 x concat), saying so,
-  so one command sweeps ``models x variants`` and runs only the valid arms.
+  so one command sweeps ``models x variants`` and runs only the valid arms;
+  and drops a variant that builds the same network as another in the grid
+  (``concat`` on a model whose own merge is concat is its ``full`` arm).
 - Skips runs whose folder already holds a completed ``metrics.json``, so
   re-running a sweep does only the unfinished work (interrupted runs resume
   from their checkpoint inside the job).
@@ -47,18 +49,25 @@ class ValidGridSweeper(BasicSweeper):
         return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
 
     def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
-        from jumpnet.factory import check_config
+        from jumpnet.checks import check_run_config
         from jumpnet.network import AblationError
         from jumpnet.runfolder import run_status
 
         jobs = BasicSweeper.split_arguments(overrides, None)[0]
         kept: List[List[str]] = []
+        networks: Dict[tuple, str] = {}
         for job in jobs:
             cfg = self._job_config(job)
             try:
-                check_config(cfg)
+                check_run_config(cfg)
             except AblationError as err:
                 log.warning(f"Not a valid arm, left out of the grid: {' '.join(job)} ({err})")
+                continue
+            except ValueError as err:  # bad input: stop before any job starts
+                raise HydraException(f"Job {' '.join(job)}: {err}") from err
+            same = self._same_network_as(cfg, job, networks)
+            if same:
+                log.info(f"Left out: {' '.join(job)} builds the same network as {same}")
                 continue
             run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
             self.run_dirs.append(run_dir)
@@ -76,6 +85,20 @@ class ValidGridSweeper(BasicSweeper):
         if max_batch_size is None:
             return [kept]
         return BasicSweeper.split_overrides_to_chunks(kept, max_batch_size)
+
+    @staticmethod
+    def _same_network_as(cfg: Any, job: Sequence[str], seen: Dict[tuple, str]) -> Optional[str]:
+        """The earlier job that trains the identical configuration once the ablation is resolved, if any."""
+        from jumpnet.factory import model_class
+
+        ab = cfg.ablation
+        merge = model_class(cfg).check_ablation(bool(ab.links), ab.merge, ab.get("head", "gap"))
+        rest = tuple(o for o in job if not o.startswith(("ablation=", "ablation.")))
+        key = rest + (bool(ab.links), merge, ab.get("head", "gap"))
+        if key in seen:
+            return seen[key]
+        seen[key] = " ".join(job)
+        return None
 
     def sweep(self, arguments: List[str]) -> Any:
         returns = super().sweep(arguments)
