@@ -18,8 +18,8 @@ from tests.conftest import TINY_DATA, TINY_JUMPNET, run_module, run_py
 
 VARIANTS = ["full", "no_links", "add"]
 SEEDS = [0, 1]
-FIGURES = {  # file stem: (x label, y label) of its first axes
-    "fig_acc_vs_params": ("Parameters (M, log scale)", "Test accuracy (%)"),
+FIGURES = {  # file stem: (x label, y label); the tiny JumpNet has ~5K parameters and ~2M MACs
+    "fig_acc_vs_params": ("Parameters (K, log scale)", "Test accuracy (%)"),
     "fig_acc_vs_macs": ("MACs per image (M, log scale)", "Test accuracy (%)"),
     "fig_val_curves": ("Epoch", "Val. accuracy (%)"),
     "fig_ablation_deltas": ("", "Δ test accuracy vs full (pp)"),

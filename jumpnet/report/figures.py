@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from jumpnet.report.tables import model_label
+from jumpnet.report.tables import model_label, unit
 
 WIDTH = 3.4  # inches: one column of a two-column paper
 RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8,
@@ -70,15 +70,17 @@ def accuracy_vs_cost(arms: pd.DataFrame, cost: str, xlabel: str) -> Figure:
     full = arms[arms["ablation"] == "full"].reset_index(drop=True)
     fig = new_figure(2.5)
     ax = fig.add_subplot()
-    x, y = full[cost].to_numpy(float) / 1e6, full["acc_mean"].to_numpy(float)
+    div, suffix = unit(full[cost])
+    x, y = full[cost].to_numpy(float) / div, full["acc_mean"].to_numpy(float)
     front = pareto_front(x, y)
-    ax.plot(x[front], y[front], ls="--", color="0.6", lw=0.9, zorder=1, label="Pareto front")
+    if len(front) > 1:
+        ax.plot(x[front], y[front], ls="--", color="0.6", lw=0.9, zorder=1, label="Pareto front")
     for i, arm in full.iterrows():
         ax.errorbar(x[i], y[i], yerr=np.nan_to_num(arm["acc_std"]), fmt=MARKERS[i % len(MARKERS)], ms=5,
                     color=PALETTE[i % len(PALETTE)], capsize=2, lw=0.9, zorder=2,
                     label=arm_label(arm["model"], arm["setting"]))
     log_axis(ax)
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(xlabel.format(unit=suffix))
     ax.set_ylabel("Test accuracy (%)")
     ax.grid(True, which="major", lw=0.3, alpha=0.5)
     ax.legend(loc="best", handletextpad=0.3, borderaxespad=0.2)
@@ -141,7 +143,11 @@ def ablation_deltas(arms: pd.DataFrame) -> Figure:
             if p < 0.05:  # significant at 5% (Welch): a star beyond the CI's far end
                 ax.annotate("*", (x, low if d < 0 else high), ha="center", va="top" if d < 0 else "bottom")
     ax.axhline(0, color="black", lw=0.6)
-    ax.set_xticks(range(len(groups)), [arm_label(m, s) for m, s in groups])
+    ends = pd.concat([rows["ci_low"], rows["ci_high"], rows["delta"], pd.Series([0.0])]).dropna()
+    pad = 0.1 * max(float(ends.max() - ends.min()), 1e-3)
+    ax.set_ylim(ends.min() - pad, ends.max() + pad)  # room for the significance stars
+    ax.set_xticks(range(len(groups)), [arm_label(m, s) for m, s in groups],
+                  rotation=30 if any(s for _, s in groups) else 0, ha="right" if any(s for _, s in groups) else "center")
     ax.set_xlim(-0.5, max(0, len(groups) - 1) + 0.5)
     ax.set_ylabel("Δ test accuracy vs full (pp)")
     ax.grid(True, axis="y", lw=0.3, alpha=0.5)
@@ -158,8 +164,8 @@ def build_figures(arms: pd.DataFrame, history: pd.DataFrame) -> dict[str, Figure
     """All figures by file stem; built under the report's rc settings."""
     with matplotlib.rc_context(RC):
         figures = {
-            "fig_acc_vs_params": accuracy_vs_cost(arms, "params", "Parameters (M, log scale)"),
-            "fig_acc_vs_macs": accuracy_vs_cost(arms, "macs", "MACs per image (M, log scale)"),
+            "fig_acc_vs_params": accuracy_vs_cost(arms, "params", "Parameters ({unit}, log scale)"),
+            "fig_acc_vs_macs": accuracy_vs_cost(arms, "macs", "MACs per image ({unit}, log scale)"),
             "fig_ablation_deltas": ablation_deltas(arms),
         }
         if not history.empty:
