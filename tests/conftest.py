@@ -48,3 +48,15 @@ def find_runs(root: Path) -> dict[str, dict]:
 @pytest.fixture
 def exp_dir(tmp_path: Path) -> Path:
     return tmp_path / "experiments"
+
+TEST_CONF = ROOT / "tests" / "conf"   # test-sized presets of every model family: tiny_<model>
+WITH_TEST_CONF = [f"hydra.searchpath=[file://{TEST_CONF}]"]
+
+
+def wandb_summary(run_dir: Path) -> dict:
+    """What W&B recorded for an offline run, read back from its transaction log."""
+    (offline,) = (Path(run_dir) / "wandb").glob("offline-run-*")
+    out = subprocess.run([str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--summary", "--json",
+                          str(offline)], capture_output=True, text=True, timeout=120, env=subprocess_env())
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
