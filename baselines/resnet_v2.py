@@ -26,8 +26,8 @@ Ablation (``links``, ``merge``): the shortcuts are the links.
 - ``merge="add"`` (own, the only merge): as published.
 - ``merge="concat"``: not expressible (widths would double per block); rejected.
 - ``links=False``: every shortcut removed, identities and projections alike: a
-  plain pre-activation net of the same residual units (fewer params, by the
-  projections).
+  plain pre-activation net of the same residual units, fewer params by exactly
+  the projections: ResNet-164 1,661,274 (-41,984), ResNet-110 1,727,962 (-2,560).
 """
 from __future__ import annotations
 

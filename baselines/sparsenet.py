@@ -17,8 +17,8 @@ implement Zhu's.
 Default SparseNet-40-24 (no bottleneck, no compression, ``N`` = 12 layers per
 block, ``conf/model/sparsenet.yaml``): 748,522 params for 10 classes, 96x8x8
 entering pooling (outputs 12, 11, 9, 5 of the last block). The published
-counts are for CIFAR-100 (README of Lyken17/SparseNet, the paper's CIFAR
-table) and are all reproduced, within 0.4%, by a ``2k``-wide stem (the
+counts are for CIFAR-100 (the authors' README at github.com/Lyken17/SparseNet,
+CIFAR-100 table) and all three are reproduced, within 0.4%, by a ``2k``-wide stem (the
 convention of DenseNet-BC and of the Keras port) with a 100-class head:
 
 | model | published | 2k stem, 100 cl. | k stem, 100 cl. |
@@ -28,8 +28,14 @@ convention of DenseNet-BC and of the Keras port) with a 100-class head:
 | SparseNet-BC-100-24 | 1.46M | 1,461,124 | 1,448,716 |
 
 The released PyTorch code's ``k``-wide stem (726,946 params for 10 classes)
-misses two of the three, so ``stem: null`` means ``2k`` here. The BC variant is
-a config override (``bottleneck: true``, ``compression: 0.5``).
+misses all three at their printed precision (0.74M, 5.57M, 1.45M), so
+``stem: null`` means ``2k`` here. The BC variant is a config override
+(``bottleneck: true``, ``compression: 0.5``).
+
+Ablation variants of the default (10 classes): full/concat 748,522; ``add``
+192,442 and ``links=False`` 196,426 (both run the learner at width k = 24, as
+``baselines.densenet`` explains; the head sees 24 channels). ``add`` sums the
+same exponentially chosen outputs that concat would join.
 """
 from __future__ import annotations
 
@@ -39,7 +45,10 @@ from baselines.densenet import DenseNet, Rule
 
 
 def aggregated_inputs(i: int) -> list[int]:
-    """Which earlier outputs layer ``i`` (1-based) aggregates: ``i - 2**m >= 0``, nearest first; 0 is the block input."""
+    """Which earlier outputs layer ``i`` (1-based) aggregates: each ``i - 2**m >= 0``, nearest first.
+
+    Output 0 is the block input; ``aggregated_inputs(N + 1)`` is what a block of N layers hands on.
+    """
     if i < 1:
         raise ValueError(f"layers are numbered from 1, got {i}")
     out, offset = [], 1
