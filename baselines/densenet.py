@@ -119,7 +119,7 @@ class DenseNet(Network):
     def __init__(self, depth: int = 100, growth_rate: int = 12, bottleneck: bool = True,
                  compression: float = 0.5, stem: int | None = None, n_blocks: int = 3,
                  conv_bias: bool = False, num_classes: int = 10, in_chans: int = 3, image_size: int = 32,
-                 links: bool = True, merge: str | None = None, head: str = "gap"):
+                 links: bool = True, merge: str | None = None, head: str | None = None):
         n = layers_per_block(type(self).__name__, depth, bottleneck)
         if not 0.0 < compression <= 1.0:
             raise ValueError(f"compression={compression} must be in (0, 1]")

@@ -8,12 +8,12 @@ followed by 2x2 max pooling; no skip connections at all. The first conv is the
 
 Default (``conf/model/plain_cnn.yaml``; stages (32, 32), (64, 64), (128, 128);
 bias-free convs; 10 classes; 32x32 input): 128x4x4 leaves the last pool.
-- ``ablation.head=fc`` (the classic head: flatten, FC ``fc_hidden``=256, ReLU,
-  dropout 0.5, FC): 814,570 params, 3.1 MiB fp32.
-- ``ablation.head=gap`` (the study's default head): 288,746 params.
+- its own head, fully connected (``ablation=full``; flatten, FC ``fc_hidden``=256,
+  ReLU, dropout 0.5, FC): 814,570 params, 3.1 MiB fp32, near JumpNet's 810,714.
+- ``ablation=head_gap`` (global average pooling + linear, JumpNet's task): 288,746 params.
 
-Ablation: a plain CNN has no links, so only ``ablation=full`` (links=true,
-merge=null, either head) describes it; ``no_links`` would be the same network
+Ablation: a plain CNN has no links, so only links=true with merge=null
+(``full``, ``head_fc``, ``head_gap``) describes it; ``no_links`` would be the same network
 and ``add``/``concat`` have nothing to merge: all three are rejected.
 """
 from __future__ import annotations
@@ -32,12 +32,12 @@ class PlainCNN(Network):
     own_merge = "none"
     merges = ()
     can_drop_links = False
+    own_head = "fc"
 
     @classmethod
-    def check_ablation(cls, links: bool = True, merge: str | None = None, head: str = "gap") -> str:
+    def check_ablation(cls, links: bool = True, merge: str | None = None, head: str | None = None) -> str:
         """Accept only links=true with merge=null (``ablation=full``): there are no links to vary."""
-        if head not in ClassifierHead.HEADS:
-            raise AblationError(f"ablation.head={head!r} is unknown; choose one of {list(ClassifierHead.HEADS)}")
+        cls.resolve_head(head)
         if not links or merge is not None:
             asked = f"ablation.links={str(links).lower()} with ablation.merge={'null' if merge is None else merge}"
             raise AblationError(
@@ -49,7 +49,7 @@ class PlainCNN(Network):
     def __init__(self, stages: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128)),
                  fc_hidden: int = 256, dropout: float = 0.5, conv_bias: bool = False,
                  num_classes: int = 10, in_chans: int = 3, image_size: int = 32,
-                 links: bool = True, merge: str | None = None, head: str = "gap"):
+                 links: bool = True, merge: str | None = None, head: str | None = None):
         if not stages or not all(stages):
             raise ValueError(f"model.stages={[list(s) for s in stages]} must be non-empty lists of conv widths")
         if image_size % 2 ** len(stages):

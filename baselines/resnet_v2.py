@@ -88,7 +88,7 @@ class ResNetV2(Network):
 
     def __init__(self, depth: int = 164, bottleneck: bool = True, widths: tuple[int, ...] = (16, 32, 64),
                  stem: int = 16, conv_bias: bool = False, num_classes: int = 10, in_chans: int = 3,
-                 image_size: int = 32, links: bool = True, merge: str | None = None, head: str = "gap"):
+                 image_size: int = 32, links: bool = True, merge: str | None = None, head: str | None = None):
         n = blocks_per_stage(depth, bottleneck)
         super().__init__(num_classes, in_chans, image_size, links, merge, head)
         self.stem = conv(in_chans, stem, 3, bias=conv_bias)

@@ -66,7 +66,7 @@ class SparseNet(DenseNet):
     def __init__(self, depth: int = 40, growth_rate: int = 24, bottleneck: bool = False,
                  compression: float = 1.0, stem: int | None = None, n_blocks: int = 3,
                  conv_bias: bool = False, num_classes: int = 10, in_chans: int = 3, image_size: int = 32,
-                 links: bool = True, merge: str | None = None, head: str = "gap"):
+                 links: bool = True, merge: str | None = None, head: str | None = None):
         if stem is None:
             stem = 2 * growth_rate
         super().__init__(depth, growth_rate, bottleneck, compression, stem, n_blocks, conv_bias,

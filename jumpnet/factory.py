@@ -18,7 +18,7 @@ def model_class(cfg: DictConfig) -> type[Network]:
 def ablation_kwargs(cfg: DictConfig) -> dict:
     """The ablation switches every model constructor takes."""
     ab = cfg.ablation
-    return {"links": bool(ab.links), "merge": ab.merge, "head": ab.get("head", "gap")}
+    return {"links": bool(ab.links), "merge": ab.merge, "head": ab.get("head")}
 
 
 def arch_kwargs(cfg: DictConfig) -> dict:

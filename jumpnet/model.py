@@ -105,7 +105,7 @@ class JumpNet(Network):
     def __init__(self, stem: Sequence[int] = (16, 32), stem_stride: int = 1,
                  groups: Sequence[Sequence[int]] = ((32, 3), (64, 4), (128, 3)),
                  conv_bias: bool = False, num_classes: int = 10, in_chans: int = 3,
-                 image_size: int = 32, links: bool = True, merge: str | None = None, head: str = "gap"):
+                 image_size: int = 32, links: bool = True, merge: str | None = None, head: str | None = None):
         check_groups(stem, groups)
         super().__init__(num_classes, in_chans, image_size, links, merge, head)
         self.stem = nn.Sequential(

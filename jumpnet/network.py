@@ -27,20 +27,29 @@ class Network(nn.Module):
     own_merge: ClassVar[str] = "concat"
     merges: ClassVar[tuple[str, ...]] = MERGES
     can_drop_links: ClassVar[bool] = True
+    own_head: ClassVar[str] = "gap"
+
+    @classmethod
+    def resolve_head(cls, head: str | None) -> str:
+        """The task head an ablation asks for (null: the model's own)."""
+        head = cls.own_head if head is None else head
+        if head not in ClassifierHead.HEADS:
+            raise AblationError(f"ablation.head={head!r} is unknown; choose one of {list(ClassifierHead.HEADS)} "
+                                f"or null for the model's own ({cls.own_head!r})")
+        return head
 
     @classmethod
     def check_arch(cls, **arch) -> None:
         """Reject bad metaparameters (``cfg.model`` fields) before data is read or a layer built."""
 
     @classmethod
-    def check_ablation(cls, links: bool = True, merge: str | None = None, head: str = "gap") -> str:
+    def check_ablation(cls, links: bool = True, merge: str | None = None, head: str | None = None) -> str:
         """Validate an ablation for this model; return the merge it resolves to."""
         name = cls.__name__
         supported = f"{name} supports links=true with merge in {list(cls.merges)} (null = its own, {cls.own_merge!r})"
         if cls.can_drop_links:
             supported += ", or links=false with merge=null"
-        if head not in ClassifierHead.HEADS:
-            raise AblationError(f"ablation.head={head!r} is unknown; choose one of {list(ClassifierHead.HEADS)}")
+        cls.resolve_head(head)
         if not links:
             if not cls.can_drop_links:
                 raise AblationError(f"{name} has no links to drop (ablation.links=false). {supported}.")
@@ -54,14 +63,14 @@ class Network(nn.Module):
         return merge
 
     def __init__(self, num_classes: int = 10, in_chans: int = 3, image_size: int = 32,
-                 links: bool = True, merge: str | None = None, head: str = "gap"):
+                 links: bool = True, merge: str | None = None, head: str | None = None):
         super().__init__()
         self.merge_mode = self.check_ablation(links, merge, head)
         self.links = links
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.image_size = image_size
-        self.head_kind = head
+        self.head_kind = self.resolve_head(head)
 
     def finish(self, num_features: int, post: nn.Module | None = None, **head_kwargs) -> None:
         """Attach the final activation and the task head, then initialise every layer."""

@@ -12,11 +12,14 @@ import logging
 import os
 import random
 import shutil
+import socket
 import subprocess
 import time
 import traceback
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -26,6 +29,7 @@ from jumpnet.checks import check_run_config, resolve_device
 from jumpnet.data import load_arrays, make_splits
 from jumpnet.data.loaders import make_loaders
 from jumpnet.factory import build_model
+from jumpnet.lottery import init_lottery
 from jumpnet.measure import measure
 from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, RunLock, read_metrics, run_status, write_json_atomic
 from jumpnet.tracking import make_tracker
@@ -58,6 +62,37 @@ def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
+def cluster_job() -> dict:
+    """The SLURM job this run is in (``123_4`` for an array task) and how often SLURM requeued it."""
+    env = os.environ
+    if "SLURM_JOB_ID" not in env:
+        return {"slurm_job_id": None, "requeued": 0}
+    array = "SLURM_ARRAY_JOB_ID" in env and "SLURM_ARRAY_TASK_ID" in env
+    job = f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}" if array else env["SLURM_JOB_ID"]
+    return {"slurm_job_id": job, "requeued": int(env.get("SLURM_RESTART_COUNT") or 0)}
+
+
+class RunBusy(RuntimeError):
+    """Another process holds the run folder's lock: this one leaves the folder untouched."""
+
+
+@contextmanager
+def lock_run(run_dir: Path) -> Iterator[RunLock]:
+    """Hold the run folder's lock, naming this process in it; refuse, naming the holder, if it is taken."""
+    lock = RunLock(run_dir)
+    if not lock.acquire():
+        holder = " ".join(lock.path.read_text().split()) or "unknown"
+        raise RunBusy(f"{run_dir} is being trained by another process (pid {holder}, from {lock.path}); "
+                      f"not starting a second copy. Its record is left as it is.")
+    try:
+        job = cluster_job()["slurm_job_id"]
+        with open(lock.path, "a") as f:  # after the pid RunLock wrote: who holds it, for the refusal above
+            f.write(f"on {socket.gethostname()}" + (f" in SLURM job {job}" if job else "") + "\n")
+        yield lock
+    finally:
+        lock.release()
+
+
 def base_record(cfg: DictConfig) -> dict:
     """Every SPEC key, null until measured, plus the config facts a report needs."""
     keys = ("params", "flops", "macs", "feature_map", "size_mb", "test_acc", "test_loss", "best_val_acc",
@@ -65,8 +100,8 @@ def base_record(cfg: DictConfig) -> dict:
     return {"model": cfg.model.name, "ablation": cfg.ablation.name, "seed": int(cfg.seed), "status": "running",
             **dict.fromkeys(keys), "epochs": 0, "git_sha": git_sha(), "history": [],
             "experiment": cfg.name, "data": cfg.data.name, "data_archive": cfg.data.get("archive"),
-            "links": bool(cfg.ablation.links), "merge": cfg.ablation.merge, "head": cfg.ablation.get("head", "gap"),
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "links": bool(cfg.ablation.links), "merge": cfg.ablation.merge, "head": cfg.ablation.get("head"),
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **cluster_job()}
 
 
 def archive_previous(run_dir: Path) -> None:
@@ -87,12 +122,14 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict) -> dict:
     record.update(device=device_name(device), splits=splits.sizes(), test_subset_used=splits.test_subset_used)
     log.info(f"Data {cfg.data.name}: {splits.sizes()} ({'archive ' + str(cfg.data.archive) if cfg.data.get('archive') else 'torchvision/synthetic'})")
     model = build_model(cfg)
-    record.update(measure(model, int(cfg.data.image_size)))
+    record.update(measure(model, int(cfg.data.image_size)), head=model.head_kind)
     log.info(f"Model {cfg.model.name} ({cfg.ablation.name}): {record['params']:,} params, "
              f"{record['macs'] / 1e6:.1f}M MACs, features {record['feature_map']}")
     channels_last = bool(cfg.trainer.channels_last)
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     train, val, test = make_loaders(splits, cfg.data, cfg.trainer, int(cfg.seed), device)
+    resuming = bool(cfg.trainer.resume) and (run_dir / CHECKPOINT).exists()
+    record["init_lottery"] = init_lottery(model, lambda: build_model(cfg), train, cfg, run_dir, resuming)
     config = OmegaConf.to_container(cfg, resolve=True)
     tags = [cfg.model.name, cfg.ablation.name, cfg.data.name]
     with make_tracker(cfg.logger, run_dir, config, group=cfg.name, name=run_dir.name, tags=tags) as tracker:
@@ -120,7 +157,7 @@ def execute(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> float | N
                  f"kept as is. Pass trainer.overwrite=true to train it again.")
         return done.get("best_val_acc")
     check_run_config(cfg)
-    with RunLock(run_dir):
+    with lock_run(run_dir):
         if status in ("failed", "unknown") or (status in FINAL and cfg.trainer.overwrite):
             archive_previous(run_dir)
             if cfg.trainer.overwrite and (run_dir / CHECKPOINT).exists():

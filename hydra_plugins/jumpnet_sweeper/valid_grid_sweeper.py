@@ -91,10 +91,10 @@ class ValidGridSweeper(BasicSweeper):
         """The earlier job that trains the identical configuration once the ablation is resolved, if any."""
         from jumpnet.factory import model_class
 
-        ab = cfg.ablation
-        merge = model_class(cfg).check_ablation(bool(ab.links), ab.merge, ab.get("head", "gap"))
+        ab, cls = cfg.ablation, model_class(cfg)
+        merge = cls.check_ablation(bool(ab.links), ab.merge, ab.get("head"))
         rest = tuple(o for o in job if not o.startswith(("ablation=", "ablation.")))
-        key = rest + (bool(ab.links), merge, ab.get("head", "gap"))
+        key = rest + (bool(ab.links), merge, cls.resolve_head(ab.get("head")))
         if key in seen:
             return seen[key]
         seen[key] = " ".join(job)
