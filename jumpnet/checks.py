@@ -44,9 +44,18 @@ def check_run_config(cfg: DictConfig) -> None:
 
 
 def resolve_device(setting: str) -> torch.device:
-    """The device a job trains on; checked where the job runs (a login node may have no GPU)."""
+    """The device a job trains on; checked where the job runs (a login node may have no GPU).
+
+    With several GPUs visible, the job claims a free one (``jumpnet.gpus``): one run per GPU.
+    """
     if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        setting = "cuda" if torch.cuda.is_available() else "cpu"
     _require(setting != "cuda" or torch.cuda.is_available(),
              "trainer.device=cuda but no CUDA device is visible here; use trainer.device=auto or cpu")
+    if setting == "cuda" and torch.cuda.device_count() > 1:
+        from jumpnet.gpus import claim_gpu
+
+        index = claim_gpu(torch.cuda.device_count())
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
     return torch.device(setting)

@@ -12,7 +12,6 @@ import copy
 import logging
 import math
 import sys
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from tqdm import tqdm
 from jumpnet.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from jumpnet.data.loader import BatchLoader
 from jumpnet.optim import build_optimizer, build_scheduler
+from jumpnet.throughput import ImageTimer, images_per_second
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class FitResult:
 
     @property
     def throughput(self) -> float:
-        return self.images_seen / self.train_time_s if self.train_time_s > 0 else 0.0
+        return images_per_second(self.images_seen, self.train_time_s)
 
 
 def autocast_for(device: torch.device, enabled: bool):
@@ -114,6 +114,17 @@ class Trainer:
         log.info(f"Resumed from {self.checkpoint_path} after epoch {state['epoch']}")
         return state["epoch"], state["best_model"]
 
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step on one batch (bf16 autocast on CUDA when ``trainer.fast``); the loss and logits."""
+        with autocast_for(self.device, self.mixed):
+            logits = self.step_fn(x)
+            loss = self.criterion(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss, logits
+
     def _train_epoch(self, epoch: int, mode: str) -> tuple[float, float, float, int]:
         self.model.train()
         loss_sum = torch.zeros((), device=self.device)
@@ -122,15 +133,10 @@ class Trainer:
         batches = tqdm(self.train_loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False,
                        disable=mode != "bar", dynamic_ncols=True)
         log_every = max(1, len(self.train_loader) // 10)
-        start = time.perf_counter()
+        timer = ImageTimer(self.device).start()  # the same timer as `make bench` (jumpnet/throughput.py)
         for i, (x, y) in enumerate(batches):
-            with autocast_for(self.device, self.mixed):
-                logits = self.step_fn(x)
-                loss = self.criterion(logits.float(), y)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            self.scheduler.step()
+            loss, logits = self.train_step(x, y)
+            timer.count(len(y))
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()
             seen += len(y)
@@ -138,9 +144,10 @@ class Trainer:
                 batches.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}")
             elif mode == "log" and (i + 1) % log_every == 0 and i + 1 < len(self.train_loader):
                 log.info(f"epoch {epoch}/{self.cfg.epochs} {100 * (i + 1) // len(self.train_loader)}% "
-                         f"train_loss {loss_sum.item() / seen:.4f} {seen / (time.perf_counter() - start):.0f} img/s")
-        train_loss = loss_sum.item() / max(1, seen)  # .item() synchronizes: the timing below is honest
-        return train_loss, correct.item() / max(1, seen), time.perf_counter() - start, seen
+                         f"train_loss {loss_sum.item() / seen:.4f} {seen / timer.elapsed():.0f} img/s")
+        seconds = timer.stop()  # synchronizes CUDA before reading the clock
+        train_loss = loss_sum.item() / max(1, seen)
+        return train_loss, correct.item() / max(1, seen), seconds, seen
 
     def fit(self) -> FitResult:
         result = FitResult("completed", [], None, 0, 0.0, 0)

@@ -84,7 +84,7 @@ class ValidGridSweeper(BasicSweeper):
             return []
         if max_batch_size is None:
             return [kept]
-        return BasicSweeper.split_overrides_to_chunks(kept, max_batch_size)
+        return list(BasicSweeper.split_overrides_to_chunks(kept, max_batch_size))
 
     @staticmethod
     def _same_network_as(cfg: Any, job: Sequence[str], seen: Dict[tuple, str]) -> Optional[str]:

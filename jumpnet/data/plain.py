@@ -1,0 +1,89 @@
+"""The plain input pipeline: per-image torchvision transforms in DataLoader workers, fp32.
+
+This is the loop most CIFAR code is written as (e.g. kuangliu/pytorch-cifar,
+torchvision's ``CIFAR10`` dataset): each image becomes a PIL image, then
+``RandomCrop(size, padding=p)`` -> ``RandomHorizontalFlip()`` -> ``ToTensor()``
+-> ``Normalize(mean, std)``, one image at a time in worker processes, and the
+collated batch is copied to the device. ``trainer.fast=false`` selects it and
+``make bench`` measures the fast path (``jumpnet.data.loader.BatchLoader``)
+against it. Both draw from the same distribution (tests/test_fast_path.py).
+
+Reproducibility: the shuffle is drawn from ``.generator`` (saved in the
+checkpoint), so a resumed run sees the same batch order as an uninterrupted
+one. The per-image augmentation draws come from the workers' RNG, seeded from
+the process RNG when the workers start: a fresh run repeats exactly, a resumed
+one continues with an independent stream, as in any plain PyTorch loop.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
+from torchvision import transforms
+
+
+def default_workers() -> int:
+    """``min(2, cores)``: two workers keep up with CPU training and with a GPU at CIFAR size."""
+    return min(2, len(os.sched_getaffinity(0)))
+
+
+def plain_transform(size: int, mean: list[float], std: list[float], crop_padding: int = 0,
+                    flip: bool = False) -> Callable:
+    """The classic per-image CIFAR transform (PIL image in, normalized CHW float tensor out)."""
+    steps: list = []
+    if crop_padding:
+        steps.append(transforms.RandomCrop(size, padding=crop_padding))  # zero padding, as BatchLoader
+    if flip:
+        steps.append(transforms.RandomHorizontalFlip())
+    steps += [transforms.ToTensor(), transforms.Normalize(mean, std)]
+    return transforms.Compose(steps)
+
+
+class ArrayDataset(Dataset):
+    """NHWC uint8 images and int labels, served one PIL image at a time through ``transform``."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, transform: Callable):
+        self.x, self.y, self.transform = x, y, transform
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.transform(Image.fromarray(self.x[i])), int(self.y[i])
+
+
+class PlainLoader:
+    """A ``DataLoader`` over one split, with the interface the Trainer uses from ``BatchLoader``:
+    iteration yields ``(x, y)`` on ``device``; ``len()``, ``device``, ``num_images``, ``generator``."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, device: torch.device,
+                 mean: list[float], std: list[float], train: bool = False, crop_padding: int = 0,
+                 flip: bool = False, seed: int = 0, channels_last: bool = False, drop_last: bool = False,
+                 num_workers: int | None = None):
+        self.device, self.train = torch.device(device), train
+        crop_padding, flip = (crop_padding, flip) if train else (0, False)
+        self.dataset = ArrayDataset(x, y, plain_transform(x.shape[1], mean, std, crop_padding, flip))
+        self.generator = torch.Generator().manual_seed(seed)  # the shuffle's; the sampler draws on the CPU
+        sampler = RandomSampler(self.dataset, generator=self.generator) if train else SequentialSampler(self.dataset)
+        workers = default_workers() if num_workers is None else int(num_workers)
+        self.pin = self.device.type == "cuda"
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.loader = DataLoader(self.dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                                 persistent_workers=workers > 0, pin_memory=self.pin,
+                                 drop_last=drop_last and len(y) > batch_size)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    @property
+    def num_images(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for x, y in self.loader:
+            x = x.to(self.device, non_blocking=self.pin).contiguous(memory_format=self.memory_format)
+            yield x, y.to(self.device, non_blocking=self.pin)

@@ -1,0 +1,33 @@
+"""``hparams_search=optuna``: a real (tiny) Optuna search whose objective is the validation accuracy."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import yaml
+
+from tests.conftest import TINY_DATA, TINY_JUMPNET, run_py
+
+
+def test_optuna_search_maximizes_validation_accuracy_and_keeps_its_history(exp_dir):
+    out = run_py(["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3", "name=tune", *TINY_JUMPNET, *TINY_DATA,
+                  "trainer.epochs=1", "logger=none", "trainer.threads=1", f"paths.experiments_dir={exp_dir}"],
+                 timeout=240)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    sweep = exp_dir / "tune"
+    runs = [json.loads(p.read_text()) for p in sweep.rglob("metrics.json")]  # every trial ends in jumpnet-full-s0/
+    assert len(runs) == 3 and all(r["status"] == "completed" for r in runs)
+    assert len({(r["history"][0]["lr"]) for r in runs}) == 3  # three trials, three run folders
+
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(max(r["best_val_acc"] for r in runs))  # validation, not test
+    assert set(best["best_params"]) == {"trainer.lr", "trainer.weight_decay", "trainer.batch_size",
+                                        "trainer.label_smoothing"}
+    assert 0.01 <= best["best_params"]["trainer.lr"] <= 0.5 and best["best_params"]["trainer.batch_size"] in (64, 128, 256)
+
+    with open(sweep / "optuna_trials.csv") as f:
+        trials = list(csv.DictReader(f))
+    assert [t["number"] for t in trials] == ["0", "1", "2"] and all(t["state"] == "COMPLETE" for t in trials)
+    assert sorted(float(t["value"]) for t in trials) == pytest.approx(sorted(r["best_val_acc"] for r in runs))
+    assert sorted(float(t["params_trainer.lr"]) for t in trials) == pytest.approx(sorted(r["history"][0]["lr"] for r in runs))
