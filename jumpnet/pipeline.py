@@ -117,6 +117,7 @@ def archive_previous(run_dir: Path) -> None:
 def train_and_test(cfg: DictConfig, run_dir: Path, record: dict) -> dict:
     device = resolve_device(cfg.trainer.device)
     set_threads(cfg.trainer.threads)
+    torch.backends.cudnn.benchmark = bool(cfg.trainer.fast)  # autotune convolutions for fixed shapes
     seed_everything(int(cfg.seed))
     splits = make_splits(load_arrays(cfg.data), int(cfg.data.val_size), cfg.data.train_subset, cfg.data.test_subset)
     record.update(device=device_name(device), splits=splits.sizes(), test_subset_used=splits.test_subset_used)

@@ -17,7 +17,7 @@ import yaml
 METRICS = "metrics.json"
 MARKERS = ("metrics.json", "checkpoint.pt", ".hydra")
 MODEL_ORDER = ["jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn"]
-VARIANT_ORDER = ["full", "no_links", "add", "concat"]
+VARIANT_ORDER = ["full", "no_links", "add", "concat", "head_fc", "head_gap"]
 # Config keys that say where or how a run was launched, not what it measured.
 IGNORED_PREFIXES = ("paths.", "logger.", "hydra.")
 IGNORED_KEYS = {"name", "model.name", "ablation.name", "trainer.device", "trainer.resume", "trainer.overwrite",
@@ -120,7 +120,7 @@ def collect(roots: list[str | Path]) -> Runs:
     runs = pd.concat([runs, cfg[varying]], axis=1)
     runs["model"] = ordered(runs["model"], MODEL_ORDER)
     runs["ablation"] = ordered(runs["ablation"], VARIANT_ORDER)
-    runs = runs.assign(**_data_columns(cfg))
+    runs = runs.assign(**_data_columns(cfg, runs))
     setting = _setting_columns(runs, varying)
     runs["setting"] = runs.apply(lambda r: ", ".join(f"{c}={r[c]}" for c in setting), axis=1) if setting else ""
     hist = pd.DataFrame(histories)
@@ -129,11 +129,18 @@ def collect(roots: list[str | Path]) -> Runs:
     return Runs(runs.sort_values(["model", "ablation", "seed"]).reset_index(drop=True), hist, varying, setting, dirs)
 
 
-def _data_columns(cfg: pd.DataFrame) -> dict[str, pd.Series]:
-    """The data set, archive and test subset of each run: table captions must say which copy was used."""
-    return {col: cfg[key] if key in cfg else pd.Series(None, index=cfg.index, dtype=object)
-            for col, key in (("data_name", "data.name"), ("data_archive", "data.archive"),
-                             ("data_test_subset", "data.test_subset"))}
+def _data_columns(cfg: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Series]:
+    """The data set, archive and test subset of each run: table captions must say which copy was used.
+
+    The archive comes from the run record where it has one: ``.hydra/config.yaml`` keeps interpolations
+    such as ``${oc.env:JUMPNET_DATA_ARCHIVE,null}`` unresolved, the record holds the path actually read.
+    """
+    columns = {col: cfg[key] if key in cfg else pd.Series(None, index=cfg.index, dtype=object)
+               for col, key in (("data_name", "data.name"), ("data_archive", "data.archive"),
+                                ("data_test_subset", "data.test_subset"))}
+    if "data_archive" in runs:
+        columns["data_archive"] = runs["data_archive"].where(runs["data_archive"].notna(), None)
+    return columns
 
 
 def _setting_columns(runs: pd.DataFrame, varying: list[str]) -> list[str]:

@@ -44,7 +44,7 @@ def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str],
         f"Built by `python -m jumpnet.report {' '.join(str(d) for d in runs.dirs)} --out {out}` "
         f"from {len(runs.runs)} run folders ({summary}).", "",
         f"Data: {data}.", "",
-        f"Config fields that differ between runs: {', '.join(f'`{c}`' for c in runs.config_columns) or 'none'}. "
+        f"Config fields that differ between runs (besides the model's and the ablation's own): {', '.join(f'`{c}`' for c in runs.config_columns if not c.startswith(('model.', 'ablation.'))) or 'none'}. "
         f"One row per run, with every scalar metric: [results.csv](results.csv).", "",
     ]
     if runs.setting_columns:
