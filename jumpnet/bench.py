@@ -157,7 +157,7 @@ def table(rows: list[dict], device: torch.device) -> str:
             "plain_img_s": "plain img/s", "ratio": "fast/plain", "fast_tflops": "fast TFLOP/s",
             "plain_tflops": "plain TFLOP/s"}
     mem = ({"fast_peak_mem_mib": "fast peak MiB", "plain_peak_mem_mib": "plain peak MiB"} if device.type == "cuda"
-           else {"plain_peak_rss_mib": "peak RSS MiB", "plain_workers_peak_rss_mib": "workers' peak RSS MiB"})
+           else {"plain_peak_rss_mib": "peak RSS MiB (process so far)", "plain_workers_peak_rss_mib": "workers' peak RSS MiB (so far)"})
     formats = {"params": "{:,}", "flops": "{:.3f}", "fast_img_s": "{:.1f}", "plain_img_s": "{:.1f}", "ratio": "{:.2f}",
                "fast_tflops": "{:.4f}", "plain_tflops": "{:.4f}"}
     df["flops"] = df["flops"] / 1e9

@@ -16,10 +16,8 @@ import socket
 import subprocess
 import time
 import traceback
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -31,7 +29,7 @@ from jumpnet.data.loaders import make_loaders
 from jumpnet.factory import build_model
 from jumpnet.lottery import init_lottery
 from jumpnet.measure import measure
-from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, RunLock, read_metrics, run_status, write_json_atomic
+from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, lock_run, read_metrics, run_status, write_json_atomic
 from jumpnet.tracking import make_tracker
 from jumpnet.train import Trainer, evaluate
 
@@ -72,27 +70,6 @@ def cluster_job() -> dict:
     return {"slurm_job_id": job, "requeued": int(env.get("SLURM_RESTART_COUNT") or 0)}
 
 
-class RunBusy(RuntimeError):
-    """Another process holds the run folder's lock: this one leaves the folder untouched."""
-
-
-@contextmanager
-def lock_run(run_dir: Path) -> Iterator[RunLock]:
-    """Hold the run folder's lock, naming this process in it; refuse, naming the holder, if it is taken."""
-    lock = RunLock(run_dir)
-    if not lock.acquire():
-        holder = " ".join(lock.path.read_text().split()) or "unknown"
-        raise RunBusy(f"{run_dir} is being trained by another process (pid {holder}, from {lock.path}); "
-                      f"not starting a second copy. Its record is left as it is.")
-    try:
-        job = cluster_job()["slurm_job_id"]
-        with open(lock.path, "a") as f:  # after the pid RunLock wrote: who holds it, for the refusal above
-            f.write(f"on {socket.gethostname()}" + (f" in SLURM job {job}" if job else "") + "\n")
-        yield lock
-    finally:
-        lock.release()
-
-
 def base_record(cfg: DictConfig) -> dict:
     """Every SPEC key, null until measured, plus the config facts a report needs."""
     keys = ("params", "flops", "macs", "feature_map", "size_mb", "test_acc", "test_loss", "best_val_acc",
@@ -104,11 +81,11 @@ def base_record(cfg: DictConfig) -> dict:
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **cluster_job()}
 
 
-def archive_previous(run_dir: Path) -> None:
-    """Move an earlier attempt's record aside so nothing finished is ever lost."""
+def archive_previous(run_dir: Path, with_checkpoint: bool) -> None:
+    """Move an earlier attempt's record (and, to start afresh, its checkpoint) aside: nothing is ever lost."""
     dest = run_dir / "previous" / datetime.now().strftime("%Y%m%d-%H%M%S")
     dest.mkdir(parents=True, exist_ok=True)
-    for name in (METRICS, ERROR):
+    for name in (METRICS, ERROR, CHECKPOINT) if with_checkpoint else (METRICS, ERROR):
         if (run_dir / name).exists():
             shutil.move(str(run_dir / name), dest / name)
     log.info(f"Earlier attempt's record moved to {dest}")
@@ -158,11 +135,10 @@ def execute(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> float | N
                  f"kept as is. Pass trainer.overwrite=true to train it again.")
         return done.get("best_val_acc")
     check_run_config(cfg)
-    with lock_run(run_dir):
+    job = cluster_job()["slurm_job_id"]
+    with lock_run(run_dir, f"on {socket.gethostname()}" + (f" in SLURM job {job}" if job else "")):
         if status in ("failed", "unknown") or (status in FINAL and cfg.trainer.overwrite):
-            archive_previous(run_dir)
-            if cfg.trainer.overwrite and (run_dir / CHECKPOINT).exists():
-                shutil.move(str(run_dir / CHECKPOINT), sorted((run_dir / "previous").iterdir())[-1] / CHECKPOINT)
+            archive_previous(run_dir, with_checkpoint=bool(cfg.trainer.overwrite))  # a failed run resumes
         record = base_record(cfg)
         started = time.perf_counter()
         try:

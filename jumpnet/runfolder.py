@@ -10,8 +10,9 @@ import fcntl
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 METRICS = "metrics.json"
 CHECKPOINT = "checkpoint.pt"
@@ -80,10 +81,23 @@ class RunLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "RunLock":
-        if not self.acquire():
-            raise RuntimeError(f"{self.path.parent} is being trained by another process (it holds {self.path})")
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.release()
+class RunBusy(RuntimeError):
+    """Another process holds the run folder's lock: this one leaves the folder untouched."""
+
+
+@contextmanager
+def lock_run(run_dir: Path, holder: str = "") -> Iterator[RunLock]:
+    """Hold the run folder's lock, writing who holds it; refuse, naming the holder, if it is taken."""
+    lock = RunLock(run_dir)
+    if not lock.acquire():
+        who = " ".join(lock.path.read_text().split()) or "unknown"
+        raise RunBusy(f"{run_dir} is being trained by another process (pid {who}, from {lock.path}); "
+                      f"not starting a second copy. Its record is left as it is.")
+    try:
+        if holder:
+            with open(lock.path, "a") as f:  # after the pid RunLock wrote
+                f.write(holder + "\n")
+        yield lock
+    finally:
+        lock.release()

@@ -45,6 +45,17 @@ def find_runs(root: Path) -> dict[str, dict]:
             if "previous" not in p.parts}
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny CPU forwards: one thread is fastest, and immune to oversubscription on a shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def exp_dir(tmp_path: Path) -> Path:
     return tmp_path / "experiments"

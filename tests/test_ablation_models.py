@@ -11,6 +11,8 @@ from jumpnet.factory import build_model, check_config
 from jumpnet.measure import count_params
 from jumpnet.network import AblationError
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ABLATIONS = ["full", "no_links", "add", "concat"]
 # For each model, the variants it rejects and words its error must contain (the supported combos).
 REJECTS = {
@@ -27,15 +29,6 @@ CASES = [(m, a) for m in REJECTS for a in ABLATIONS]
 
 def config(model: str, ablation: str, *overrides: str):
     return compose_config([f"model={model}", f"ablation={ablation}", *overrides])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny CPU forwards: one thread is fastest, and immune to oversubscription on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @functools.lru_cache(maxsize=None)

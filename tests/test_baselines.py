@@ -19,6 +19,8 @@ from jumpnet.describe import describe
 from jumpnet.factory import build_model
 from jumpnet.measure import count_params, measure
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ["resnet_v2", "resnet_v2_110", "densenet", "densenet40", "sparsenet", "plain_cnn"]
 
@@ -49,15 +51,6 @@ def close_to_published(count: int, millions: float, decimals: int) -> bool:
     """Within 1% of the printed figure, or within its rounding where it is printed to fewer digits."""
     published = millions * 1e6
     return abs(count - published) <= max(0.01 * published, 0.5 * 10 ** (6 - decimals))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny CPU forwards: one thread is fastest, and immune to oversubscription on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @functools.lru_cache(maxsize=None)

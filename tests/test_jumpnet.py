@@ -64,3 +64,14 @@ def test_describe_rejects_unknown_model_listing_choices():
 def test_describe_rejects_widths_that_do_not_chain():
     out = run_module("jumpnet.describe", ["model.groups=[[32,3],[32,3]]"])
     assert out.returncode != 0 and "model.groups[1]" in out.stderr
+
+
+def test_fc_head_adds_exactly_its_hidden_layer():
+    """ablation.head=fc: flatten 256x4x4, FC 256 + ReLU + dropout, then the classifier (the gap head's linear goes)."""
+    gap = measure(build_model(compose_config(["model=jumpnet"])), 32)
+    fc = measure(build_model(compose_config(["model=jumpnet", "ablation=head_fc"])), 32)
+    flat, hidden, classes = 256 * 4 * 4, 256, 10
+    expected = (flat * hidden + hidden + hidden * classes + classes) - (256 * classes + classes)
+    assert fc["params"] - gap["params"] == expected == 1_048_832
+    assert fc["macs"] - gap["macs"] == flat * hidden + hidden * classes - 256 * classes
+    assert fc["feature_map"] == gap["feature_map"] == [256, 4, 4]
