@@ -4,6 +4,9 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SWEEP ?=
+# The offline CIFAR-10 copy beside this checkout, when there is one and no archive was named;
+# without either, smoke/ablation download CIFAR-10 through torchvision.
+export JUMPNET_DATA_ARCHIVE ?= $(abspath $(wildcard ../shared/datasets/cifar10-jpeg.tar.xz))
 NAME  ?= $(notdir $(patsubst %/,%,$(firstword $(SWEEP))))
 
 .PHONY: help install test smoke ablation report bench clean-venv
