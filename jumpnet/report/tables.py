@@ -120,7 +120,7 @@ def architectures(arms: pd.DataFrame, describe_data: str) -> Table:
 def ablations(arms: pd.DataFrame, describe_data: str) -> Table:
     """Table 2: every model x variant, its accuracy and its difference from that model's ``full``."""
     arms = arms.reset_index(drop=True)
-    (pdiv, pu), (mdiv, mu) = unit(arms["params"]), unit(arms["macs"])
+    mdiv, mu = unit(arms["macs"])
     text = pd.DataFrame({"Model": arms["model"].astype(str).map(model_label), "Variant": arms["ablation"].astype(str)})
     if (arms["setting"] != "").any():
         text.insert(1, "Setting", arms["setting"])
@@ -131,7 +131,7 @@ def ablations(arms: pd.DataFrame, describe_data: str) -> Table:
         "Δ (pp)": arms["delta"].map(lambda v: num(v, "+.2f")),
         "95% CI": ci,
         "p": arms["p"].map(lambda v: num(v, ".3f")),
-        f"ΔParams ({pu})": (arms["d_params"] / pdiv).map(lambda v: num(v, "+.3f" if pu == "M" else "+.1f")),
+        "ΔParams (K)": (arms["d_params"] / 1e3).map(lambda v: num(v, "+,.1f")),  # K: small deltas stay visible
         f"ΔMACs ({mu})": (arms["d_macs"] / mdiv).map(lambda v: num(v, "+.1f")),
     })
     numeric = pd.DataFrame({"Test acc. (%)": arms["acc_mean"], "Δ (pp)": arms["delta"]})
