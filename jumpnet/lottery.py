@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -28,9 +29,8 @@ from torch import nn
 
 from jumpnet.checkpoint import rng_state, set_rng_state
 from jumpnet.data.loader import BatchLoader
-from jumpnet.optim import build_optimizer, build_scheduler
 from jumpnet.runfolder import write_json_atomic
-from jumpnet.train import autocast_for
+from jumpnet.train import Trainer
 
 log = logging.getLogger(__name__)
 LOTTERY = "init_lottery.json"
@@ -44,26 +44,21 @@ def draw_seed(seed: int, draw: int) -> int:
 
 def short_run_loss(model: nn.Module, loader: BatchLoader, trainer: DictConfig, optimizer_cfg: DictConfig,
                    steps: int) -> float:
-    """Mean training loss over ``steps`` steps from the model's current weights (which it changes)."""
-    optimizer = build_optimizer(optimizer_cfg, model)
-    scheduler = build_scheduler(optimizer, trainer, len(loader))
-    criterion = nn.CrossEntropyLoss(label_smoothing=float(trainer.label_smoothing))
-    mixed = bool(trainer.fast)
+    """Mean training loss over ``steps`` steps from the model's current weights (which it changes).
+
+    The steps are the run's own (``Trainer.train_step``), with a throwaway optimizer and schedule.
+    """
+    probe = Trainer(model, loader, None, trainer, optimizer_cfg, checkpoint_path=Path(os.devnull))
     model.train()
     losses: list[float] = []
     while len(losses) < steps:
         for x, y in loader:
-            with autocast_for(loader.device, mixed):
-                loss = criterion(model(x).float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+            loss, _ = probe.train_step(x, y)
             losses.append(loss.item())
-            if len(losses) == steps or not math.isfinite(losses[-1]):
+            if not math.isfinite(losses[-1]):
+                return math.inf
+            if len(losses) == steps:
                 break
-        if losses and not math.isfinite(losses[-1]):
-            return math.inf
     return sum(losses) / len(losses)
 
 

@@ -8,7 +8,6 @@ The test split is not seen here: it is evaluated once, by the caller.
 """
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import sys
@@ -106,8 +105,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
-        self.train_loader.generator.set_state(state["loader_rng"].to(self.train_loader.generator.device)
-                                              if self.device.type == "cuda" else state["loader_rng"])
+        self.train_loader.generator.set_state(state["loader_rng"])  # a CPU ByteTensor for every device
         result.history, result.best_val_acc = state["history"], state["best_val_acc"]
         result.best_epoch, result.train_time_s = state["best_epoch"], state["train_time_s"]
         result.images_seen, result.resumed_from = state["images_seen"], state["epoch"]
@@ -129,7 +127,6 @@ class Trainer:
         self.model.train()
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
-        seen = 0
         batches = tqdm(self.train_loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False,
                        disable=mode != "bar", dynamic_ncols=True)
         log_every = max(1, len(self.train_loader) // 10)
@@ -139,15 +136,15 @@ class Trainer:
             timer.count(len(y))
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()
-            seen += len(y)
+            seen = timer.images
             if mode == "bar" and i % 10 == 0:
                 batches.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}")
             elif mode == "log" and (i + 1) % log_every == 0 and i + 1 < len(self.train_loader):
                 log.info(f"epoch {epoch}/{self.cfg.epochs} {100 * (i + 1) // len(self.train_loader)}% "
                          f"train_loss {loss_sum.item() / seen:.4f} {seen / timer.elapsed():.0f} img/s")
         seconds = timer.stop()  # synchronizes CUDA before reading the clock
-        train_loss = loss_sum.item() / max(1, seen)
-        return train_loss, correct.item() / max(1, seen), seconds, seen
+        seen = max(1, timer.images)
+        return loss_sum.item() / seen, correct.item() / seen, seconds, timer.images
 
     def fit(self) -> FitResult:
         result = FitResult("completed", [], None, 0, 0.0, 0)
@@ -177,7 +174,7 @@ class Trainer:
                 break
             if val_acc is not None and (result.best_val_acc is None or val_acc > result.best_val_acc):
                 result.best_val_acc, result.best_epoch = val_acc, epoch
-                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
             save_checkpoint(self.checkpoint_path, self._state(epoch, result, best_state))
             if patience and val_acc is not None and epoch - result.best_epoch >= patience:
                 result.notes.append(f"early stop after epoch {epoch}: no better val_acc for {patience} epochs")
