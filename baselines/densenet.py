@@ -36,6 +36,12 @@ Ablation (``links``, ``merge``): the links are the block's aggregation edges.
   (the first layer the block input), the block hands on its last layer's output,
   and transitions map k to k as in ``add``. About as light as ``add``.
 
+Width (``width_mult``): k scales (rounded half up) and so does every width
+derived from it: the bottleneck's ``4k`` is rounded on its own (``round(4 k m)``,
+not ``4 round(k m)``, so budgets move in finer steps) and a ``2k`` stem follows the
+scaled k; a stem given as a number (or the plain net's 16) scales by the same
+factor. ``width_mult=1.0`` builds exactly the nets above.
+
 Parameter counts of the variants (10 classes): DenseNet-BC-100 full/concat
 769,162, add 283,714, no_links 283,978; DenseNet-40 full/concat 1,019,722, add
 48,666, no_links 48,882. The dense variants differ from concat in capacity as
@@ -49,7 +55,7 @@ from typing import Callable, ClassVar
 import torch
 from torch import nn
 
-from jumpnet.layers import PreActConv, PreActOutput, Transition, conv, merge
+from jumpnet.layers import PreActConv, PreActOutput, Transition, conv, merge, scale_width
 from jumpnet.network import Network
 
 Rule = Callable[[int], list[int]]
@@ -65,18 +71,18 @@ def chain_inputs(i: int) -> list[int]:
     return [i - 1]
 
 
-def dense_layer(in_ch: int, growth_rate: int, bottleneck: bool, bias: bool = False) -> nn.Sequential:
-    """One DenseNet layer: [BN-ReLU-1x1 to 4k,] BN-ReLU-3x3 to k."""
-    if bottleneck:
-        return nn.Sequential(PreActConv(in_ch, 4 * growth_rate, 1, bias=bias),
-                             PreActConv(4 * growth_rate, growth_rate, 3, bias=bias))
+def dense_layer(in_ch: int, growth_rate: int, bottleneck_width: int | None, bias: bool = False) -> nn.Sequential:
+    """One DenseNet layer: [BN-ReLU-1x1 to the bottleneck width (4k),] BN-ReLU-3x3 to k."""
+    if bottleneck_width:
+        return nn.Sequential(PreActConv(in_ch, bottleneck_width, 1, bias=bias),
+                             PreActConv(bottleneck_width, growth_rate, 3, bias=bias))
     return nn.Sequential(PreActConv(in_ch, growth_rate, 3, bias=bias))
 
 
 class DenseBlock(nn.Module):
     """``n_layers`` layers, layer ``i`` merging the outputs ``rule(i)``; the block hands on ``rule(n+1)``."""
 
-    def __init__(self, in_ch: int, n_layers: int, growth_rate: int, bottleneck: bool, rule: Rule,
+    def __init__(self, in_ch: int, n_layers: int, growth_rate: int, bottleneck_width: int | None, rule: Rule,
                  merge_mode: str = "concat", bias: bool = False):
         super().__init__()
         widths = [in_ch] + [growth_rate] * n_layers
@@ -88,7 +94,7 @@ class DenseBlock(nn.Module):
             raise ValueError(f"an add-merged block needs input width k={growth_rate}, got {in_ch}")
         self.rule, self.merge_mode, self.n_layers = rule, merge_mode, n_layers
         self.layers = nn.ModuleList(
-            [dense_layer(width(rule(i)), growth_rate, bottleneck, bias) for i in range(1, n_layers + 1)])
+            [dense_layer(width(rule(i)), growth_rate, bottleneck_width, bias) for i in range(1, n_layers + 1)])
         self.out_channels = width(rule(n_layers + 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -116,16 +122,29 @@ class DenseNet(Network):
     #: which earlier outputs layer ``i`` of a block aggregates (0: the block input)
     rule: ClassVar[Rule] = staticmethod(dense_inputs)
 
+    @staticmethod
+    def default_stem(growth_rate: int, bottleneck: bool, width_mult: float) -> int:
+        """``stem: null``: the paper's 2k for DenseNet-BC (following the scaled k), else 16 (scaled)."""
+        return 2 * growth_rate if bottleneck else scale_width(16, width_mult)
+
+    @classmethod
+    def scaled_widths(cls, width_mult: float = 1.0, growth_rate: int = 12, bottleneck: bool = True,
+                      stem: int | None = None, **_) -> dict:
+        k = scale_width(growth_rate, width_mult)
+        return {"growth_rate": k, "bottleneck_width": scale_width(4 * growth_rate, width_mult) if bottleneck else None,
+                "stem": scale_width(stem, width_mult) if stem is not None else cls.default_stem(k, bottleneck, width_mult)}
+
     def __init__(self, depth: int = 100, growth_rate: int = 12, bottleneck: bool = True,
                  compression: float = 0.5, stem: int | None = None, n_blocks: int = 3,
                  conv_bias: bool = False, num_classes: int = 10, in_chans: int = 3, image_size: int = 32,
-                 links: bool = True, merge: str | None = None, head: str | None = None):
+                 links: bool = True, merge: str | None = None, head: str | None = None, residual: bool = True,
+                 width_mult: float = 1.0):
         n = layers_per_block(type(self).__name__, depth, bottleneck)
         if not 0.0 < compression <= 1.0:
             raise ValueError(f"compression={compression} must be in (0, 1]")
-        super().__init__(num_classes, in_chans, image_size, links, merge, head)
-        k = growth_rate
-        stem_ch = stem if stem is not None else (2 * k if bottleneck else 16)
+        super().__init__(num_classes, in_chans, image_size, links, merge, head, residual)
+        widths = self.scaled_widths(width_mult, growth_rate, bottleneck, stem)
+        k, bottleneck_width, stem_ch = widths["growth_rate"], widths["bottleneck_width"], widths["stem"]
         grows = links and self.merge_mode == "concat"
         rule = self.rule if links else chain_inputs
         self.stem = conv(in_chans, stem_ch, 3, bias=conv_bias)
@@ -134,7 +153,8 @@ class DenseNet(Network):
             parts.append(PreActConv(width, k, 1, bias=conv_bias))
             width = k
         for b in range(n_blocks):
-            parts.append(DenseBlock(width, n, k, bottleneck, rule, self.merge_mode if links else "concat", conv_bias))
+            parts.append(DenseBlock(width, n, k, bottleneck_width, rule, self.merge_mode if links else "concat",
+                                    conv_bias))
             width = parts[-1].out_channels
             if b < n_blocks - 1:
                 out = int(math.floor(compression * width)) if grows else width

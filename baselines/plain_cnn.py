@@ -12,9 +12,13 @@ bias-free convs; 10 classes; 32x32 input): 128x4x4 leaves the last pool.
   ReLU, dropout 0.5, FC): 814,570 params, 3.1 MiB fp32, near JumpNet's 810,714.
 - ``ablation=head_gap`` (global average pooling + linear, JumpNet's task): 288,746 params.
 
-Ablation: a plain CNN has no links, so only links=true with merge=null
-(``full``, ``head_fc``, ``head_gap``) describes it; ``no_links`` would be the same network
-and ``add``/``concat`` have nothing to merge: all three are rejected.
+Width (``width_mult``): every conv width scales (rounded half up); the fc head's
+hidden layer (``fc_hidden``) does not. ``width_mult=1.0`` builds the net above.
+
+Ablation: a plain CNN has no links, so only links=true with merge=null and
+residual=true (``full``, ``head_fc``, ``head_gap``) describes it; ``no_links`` and
+``no_residual`` would be the same network and ``add``/``concat`` have nothing to
+merge: all are rejected.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from typing import Sequence
 
 from torch import nn
 
-from jumpnet.layers import ClassifierHead, ConvBNReLU
+from jumpnet.layers import ClassifierHead, ConvBNReLU, scale_width
 from jumpnet.network import AblationError, Network
 
 
@@ -35,11 +39,18 @@ class PlainCNN(Network):
     own_head = "fc"
 
     @classmethod
-    def check_ablation(cls, links: bool = True, merge: str | None = None, head: str | None = None) -> str:
-        """Accept only links=true with merge=null (``ablation=full``): there are no links to vary."""
+    def scaled_widths(cls, width_mult: float = 1.0, stages: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128)),
+                      **_) -> dict:
+        return {"stages": [[scale_width(w, width_mult) for w in stage] for stage in stages]}
+
+    @classmethod
+    def check_ablation(cls, links: bool = True, merge: str | None = None, head: str | None = None,
+                       residual: bool = True) -> str:
+        """Accept only links=true with merge=null and residual=true (``ablation=full``): there are no links to vary."""
         cls.resolve_head(head)
-        if not links or merge is not None:
-            asked = f"ablation.links={str(links).lower()} with ablation.merge={'null' if merge is None else merge}"
+        if not links or merge is not None or not residual:
+            asked = (f"ablation.links={str(links).lower()} with ablation.merge={'null' if merge is None else merge}"
+                     + ("" if residual else " and ablation.residual=false"))
             raise AblationError(
                 f"{cls.__name__} has no links, so {asked} "
                 f"means nothing. {cls.__name__} supports only links=true with merge=null (ablation=full), "
@@ -49,12 +60,14 @@ class PlainCNN(Network):
     def __init__(self, stages: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128)),
                  fc_hidden: int = 256, dropout: float = 0.5, conv_bias: bool = False,
                  num_classes: int = 10, in_chans: int = 3, image_size: int = 32,
-                 links: bool = True, merge: str | None = None, head: str | None = None):
+                 links: bool = True, merge: str | None = None, head: str | None = None, residual: bool = True,
+                 width_mult: float = 1.0):
         if not stages or not all(stages):
             raise ValueError(f"model.stages={[list(s) for s in stages]} must be non-empty lists of conv widths")
         if image_size % 2 ** len(stages):
             raise ValueError(f"image_size={image_size} must be divisible by 2**{len(stages)} (one max pool per stage)")
-        super().__init__(num_classes, in_chans, image_size, links, merge, head)
+        super().__init__(num_classes, in_chans, image_size, links, merge, head, residual)
+        stages = self.scaled_widths(width_mult, stages)["stages"]
         widths = [w for stage in stages for w in stage]
         self.stem = ConvBNReLU(in_chans, widths[0], 3, bias=conv_bias)
         width, layers = widths[0], []

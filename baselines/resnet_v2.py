@@ -22,19 +22,25 @@ Defaults (bias-free convs, 10 classes, 32x32 input):
 - ResNet-110, basic (``conf/model/resnet_v2_110.yaml``): 1,730,522 params,
   64x8x8 before pooling; He et al. 2015/2016 report 1.7M.
 
-Ablation (``links``, ``merge``): the shortcuts are the links.
+Width (``width_mult``): the stem and the three base widths scale (rounded half
+up; bottleneck outputs stay 4x the base); ``width_mult=1.0`` builds the nets above.
+
+Ablation (``links``, ``merge``, ``residual``): the shortcuts are the links.
 - ``merge="add"`` (own, the only merge): as published.
 - ``merge="concat"``: not expressible (widths would double per block); rejected.
 - ``links=False``: every shortcut removed, identities and projections alike: a
   plain pre-activation net of the same residual units, fewer params by exactly
   the projections: ResNet-164 1,661,274 (-41,984), ResNet-110 1,727,962 (-2,560).
+- ``residual=False``: the blocks' identity adds are this model's links, so it
+  removes exactly what ``links=False`` removes and builds the same network
+  (sweeps keep one of them); ``merge`` must then be null.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from jumpnet.layers import PreActConv, PreActOutput, conv, merge
+from jumpnet.layers import PreActConv, PreActOutput, conv, merge, scale_width
 from jumpnet.network import Network
 
 
@@ -85,12 +91,22 @@ class ResNetV2(Network):
 
     own_merge = "add"
     merges = ("add",)
+    residual_removes = "links"
+
+    @classmethod
+    def scaled_widths(cls, width_mult: float = 1.0, widths: tuple[int, ...] = (16, 32, 64), stem: int = 16,
+                      **_) -> dict:
+        return {"stem": scale_width(stem, width_mult), "widths": [scale_width(w, width_mult) for w in widths]}
 
     def __init__(self, depth: int = 164, bottleneck: bool = True, widths: tuple[int, ...] = (16, 32, 64),
                  stem: int = 16, conv_bias: bool = False, num_classes: int = 10, in_chans: int = 3,
-                 image_size: int = 32, links: bool = True, merge: str | None = None, head: str | None = None):
+                 image_size: int = 32, links: bool = True, merge: str | None = None, head: str | None = None,
+                 residual: bool = True, width_mult: float = 1.0):
         n = blocks_per_stage(depth, bottleneck)
-        super().__init__(num_classes, in_chans, image_size, links, merge, head)
+        super().__init__(num_classes, in_chans, image_size, links, merge, head, residual)
+        links = self.links = self.residual = links and residual  # no identity add is no shortcut at all here
+        scaled = self.scaled_widths(width_mult, widths, stem)
+        stem, widths = scaled["stem"], scaled["widths"]
         self.stem = conv(in_chans, stem, 3, bias=conv_bias)
         in_ch, stages = stem, []
         for s, width in enumerate(widths):

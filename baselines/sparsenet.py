@@ -8,7 +8,7 @@ counting as output 0 (``aggregated_inputs``); the block hands on
 ``aggregated_inputs(N+1)``, as the released code's ``expFetch`` does. So a layer
 reads O(log i) outputs instead of DenseNet's i. Everything else (layers,
 transitions, ``depth``/``growth_rate``/``bottleneck``/``compression``/``stem``
-fields, ablation variants and width matching) is ``baselines.densenet``'s.
+fields, ablation variants, width matching and ``width_mult``) is ``baselines.densenet``'s.
 
 The JumpNet draft cites Liu & Zeng's "SparseNet: A Sparse DenseNet for Image
 Classification" (arXiv 1804.05340) but describes Zhu's exponential rule; we
@@ -63,11 +63,15 @@ class SparseNet(DenseNet):
 
     rule: ClassVar[Rule] = staticmethod(aggregated_inputs)
 
+    @staticmethod
+    def default_stem(growth_rate: int, bottleneck: bool, width_mult: float) -> int:
+        """``stem: null``: 2k (following the scaled k), with or without bottleneck layers."""
+        return 2 * growth_rate
+
     def __init__(self, depth: int = 40, growth_rate: int = 24, bottleneck: bool = False,
                  compression: float = 1.0, stem: int | None = None, n_blocks: int = 3,
                  conv_bias: bool = False, num_classes: int = 10, in_chans: int = 3, image_size: int = 32,
-                 links: bool = True, merge: str | None = None, head: str | None = None):
-        if stem is None:
-            stem = 2 * growth_rate
+                 links: bool = True, merge: str | None = None, head: str | None = None, residual: bool = True,
+                 width_mult: float = 1.0):
         super().__init__(depth, growth_rate, bottleneck, compression, stem, n_blocks, conv_bias,
-                         num_classes, in_chans, image_size, links, merge, head)
+                         num_classes, in_chans, image_size, links, merge, head, residual, width_mult)

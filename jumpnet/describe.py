@@ -1,7 +1,10 @@
 """``python -m jumpnet.describe [overrides]``: build the model only and print its measurements.
 
 Takes the same Hydra overrides as ``run.py`` (``model=densenet data=cifar100``)
-and prints one JSON object: params, flops, macs, feature_map, size_mb.
+and prints one JSON object: params, flops, macs, feature_map, size_mb, the
+configured ``width_mult``, the integer ``widths`` it builds and, for a matched
+arm (``ablation.match``), the solve: ``match_target``, ``match_width_mult`` (the
+width built), ``match_ratio`` and ``match_gap``.
 """
 from __future__ import annotations
 
@@ -9,14 +12,15 @@ import json
 import sys
 
 from jumpnet.configs import compose_config
-from jumpnet.factory import build_model
+from jumpnet.factory import resolve_model
 from jumpnet.measure import measure
 
 
 def describe(overrides: list[str]) -> dict:
     cfg = compose_config(overrides)
-    model = build_model(cfg)
-    return {"model": cfg.model.name, "ablation": cfg.ablation.name, **measure(model, int(cfg.data.image_size))}
+    spec = resolve_model(cfg)
+    return {"model": cfg.model.name, "ablation": cfg.ablation.name, **measure(spec.build(), int(cfg.data.image_size)),
+            "width_mult": float(cfg.model.get("width_mult", 1.0)), **spec.record()}
 
 
 def main(argv: list[str] | None = None) -> int:

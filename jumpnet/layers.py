@@ -5,12 +5,18 @@ how they connect blocks (the thing under study), never in how a block is typed.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
 from torch import nn
 
 MERGES = ("concat", "add")
+
+
+def scale_width(width: int, width_mult: float) -> int:
+    """``width * width_mult`` rounded half up, at least 1: ``model.width_mult=1.0`` leaves every width as it is."""
+    return max(1, int(math.floor(width * width_mult + 0.5)))
 
 
 def conv(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1, bias: bool = False) -> nn.Conv2d:

@@ -2,10 +2,14 @@
 
 Every network is ``stem -> learner -> (optional final activation) -> task``
 and takes the same constructor arguments (``num_classes``, ``in_chans``,
-``image_size``, ``links``, ``merge``, ``head``), so models are interchangeable
-in configs and measured the same way. The skip connections under study are
-switched by ``links`` and ``merge``; each model declares which combinations it
-can express, and anything else is rejected before a layer is built.
+``image_size``, ``links``, ``merge``, ``head``, ``residual``, ``width_mult``), so
+models are interchangeable in configs and measured the same way. The skip
+connections under study are switched by ``links``, ``merge`` and ``residual``
+(the blocks' own identity adds); each model declares which combinations it can
+express, and anything else is rejected before a layer is built.
+``width_mult`` scales each family's natural width (``scaled_widths``), so every
+family can be measured at several budgets and a variant can be matched to its
+``full`` arm's budget (``jumpnet.matching``).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from jumpnet.layers import MERGES, ClassifierHead, he_init
 
 
 class AblationError(ValueError):
-    """A links/merge/head combination this model cannot express."""
+    """A links/merge/head/residual combination this model cannot express."""
 
 
 class Network(nn.Module):
@@ -27,6 +31,9 @@ class Network(nn.Module):
     own_merge: ClassVar[str] = "concat"
     merges: ClassVar[tuple[str, ...]] = MERGES
     can_drop_links: ClassVar[bool] = True
+    #: what ``residual=false`` removes: None when the blocks have no identity add (rejected),
+    #: "blocks" (JumpNet: every block's identity add) or "links" (ResNet v2: the adds are its links)
+    residual_removes: ClassVar[str | None] = None
     own_head: ClassVar[str] = "gap"
 
     @classmethod
@@ -43,19 +50,40 @@ class Network(nn.Module):
         """Reject bad metaparameters (``cfg.model`` fields) before data is read or a layer built."""
 
     @classmethod
-    def check_ablation(cls, links: bool = True, merge: str | None = None, head: str | None = None) -> str:
+    def scaled_widths(cls, width_mult: float = 1.0, **arch) -> dict:
+        """The integer widths the constructor builds at ``width_mult`` (the ``cfg.model`` fields they replace)."""
+        return {}
+
+    @classmethod
+    def resolve_ablation(cls, links: bool = True, merge: str | None = None, head: str | None = None,
+                         residual: bool = True) -> tuple[bool, str, str, bool]:
+        """The network an ablation builds, as ``(links, merge, head, residual)``: equal tuples, equal networks."""
+        merge = cls.check_ablation(links, merge, head, residual)
+        if cls.residual_removes == "links":  # ResNet v2: no identity add is the same as no links
+            links = residual = links and residual
+        return links, merge if links else "none", cls.resolve_head(head), residual
+
+    @classmethod
+    def check_ablation(cls, links: bool = True, merge: str | None = None, head: str | None = None,
+                       residual: bool = True) -> str:
         """Validate an ablation for this model; return the merge it resolves to."""
         name = cls.__name__
         supported = f"{name} supports links=true with merge in {list(cls.merges)} (null = its own, {cls.own_merge!r})"
         if cls.can_drop_links:
             supported += ", or links=false with merge=null"
         cls.resolve_head(head)
+        if not residual:
+            if cls.residual_removes is None:
+                raise AblationError(f"{name}'s blocks have no identity add to remove (ablation.residual=false); "
+                                    f"it supports only residual=true. {supported}.")
+        dropped = "ablation.links=false"
+        if not residual and cls.residual_removes == "links":  # the identity adds are this model's links
+            links, dropped = False, f"ablation.residual=false (in {name} the same shortcuts as links=false)"
         if not links:
             if not cls.can_drop_links:
                 raise AblationError(f"{name} has no links to drop (ablation.links=false). {supported}.")
             if merge is not None:
-                raise AblationError(
-                    f"ablation.merge={merge!r} has no meaning with ablation.links=false. {supported}.")
+                raise AblationError(f"ablation.merge={merge!r} has no meaning with {dropped}. {supported}.")
             return cls.own_merge
         merge = cls.own_merge if merge is None else merge
         if merge not in cls.merges:
@@ -63,10 +91,11 @@ class Network(nn.Module):
         return merge
 
     def __init__(self, num_classes: int = 10, in_chans: int = 3, image_size: int = 32,
-                 links: bool = True, merge: str | None = None, head: str | None = None):
+                 links: bool = True, merge: str | None = None, head: str | None = None, residual: bool = True):
         super().__init__()
-        self.merge_mode = self.check_ablation(links, merge, head)
+        self.merge_mode = self.check_ablation(links, merge, head, residual)
         self.links = links
+        self.residual = residual
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.image_size = image_size

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from jumpnet.checks import check_run_config, resolve_device
 from jumpnet.data import load_arrays, make_splits
 from jumpnet.data.loaders import make_loaders
-from jumpnet.factory import build_model
+from jumpnet.factory import resolve_model
 from jumpnet.lottery import init_lottery
 from jumpnet.measure import measure
 from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, lock_run, read_metrics, run_status, write_json_atomic
@@ -78,7 +78,9 @@ def base_record(cfg: DictConfig) -> dict:
             **dict.fromkeys(keys), "epochs": 0, "git_sha": git_sha(), "history": [],
             "experiment": cfg.name, "data": cfg.data.name, "data_archive": cfg.data.get("archive"),
             "links": bool(cfg.ablation.links), "merge": cfg.ablation.merge, "head": cfg.ablation.get("head"),
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **cluster_job()}
+            "residual": bool(cfg.ablation.get("residual", True)), "width_mult": float(cfg.model.get("width_mult", 1.0)),
+            "match": cfg.ablation.get("match"), "match_target": None, "match_width_mult": None, "match_ratio": None,
+            "match_gap": None, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **cluster_job()}
 
 
 def archive_previous(run_dir: Path, with_checkpoint: bool) -> None:
@@ -95,11 +97,17 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict) -> dict:
     device = resolve_device(cfg.trainer.device)
     set_threads(cfg.trainer.threads)
     torch.backends.cudnn.benchmark = bool(cfg.trainer.fast)  # autotune convolutions for fixed shapes
+    spec = resolve_model(cfg)  # a matched arm's width is solved here, before any data is read
+    record.update(spec.record())
+    if spec.match.match:
+        log.info(f"Matched {spec.match.match}: width_mult {spec.match.width_mult} gives {spec.match.value:,} "
+                 f"vs full's {spec.match.target:,} (ratio {spec.match.ratio:.4f}"
+                 + (f", no width within 2%: gap {spec.match.gap:+.2%})" if spec.match.gap is not None else ")"))
     seed_everything(int(cfg.seed))
     splits = make_splits(load_arrays(cfg.data), int(cfg.data.val_size), cfg.data.train_subset, cfg.data.test_subset)
     record.update(device=device_name(device), splits=splits.sizes(), test_subset_used=splits.test_subset_used)
     log.info(f"Data {cfg.data.name}: {splits.sizes()} ({'archive ' + str(cfg.data.archive) if cfg.data.get('archive') else 'torchvision/synthetic'})")
-    model = build_model(cfg)
+    model = spec.build()
     record.update(measure(model, int(cfg.data.image_size)), head=model.head_kind)
     log.info(f"Model {cfg.model.name} ({cfg.ablation.name}): {record['params']:,} params, "
              f"{record['macs'] / 1e6:.1f}M MACs, features {record['feature_map']}")
@@ -107,7 +115,7 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict) -> dict:
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     train, val, test = make_loaders(splits, cfg.data, cfg.trainer, int(cfg.seed), device)
     resuming = bool(cfg.trainer.resume) and (run_dir / CHECKPOINT).exists()
-    record["init_lottery"] = init_lottery(model, lambda: build_model(cfg), train, cfg, run_dir, resuming)
+    record["init_lottery"] = init_lottery(model, spec.build, train, cfg, run_dir, resuming)
     config = OmegaConf.to_container(cfg, resolve=True)
     tags = [cfg.model.name, cfg.ablation.name, cfg.data.name]
     with make_tracker(cfg.logger, run_dir, config, group=cfg.name, name=run_dir.name, tags=tags) as tracker:

@@ -1,9 +1,16 @@
 """Hydra's basic grid sweeper, made safe for an ablation study.
 
+- ``arms`` (optional): a list of sub-grids, each a line of overrides in sweep
+  syntax (``model=jumpnet model.width_mult=0.5,1,2``); the sweep is their union,
+  each crossed with ``params`` and the command line (which wins over both). So
+  one command can give each family its own widths, and matched arms only one.
 - Drops grid points a model cannot express (e.g. ResNet v2 x concat), saying so,
   so one command sweeps ``models x variants`` and runs only the valid arms;
-  and drops a variant that builds the same network as another in the grid
-  (``concat`` on a model whose own merge is concat is its ``full`` arm).
+  and drops a job that builds the same network as an earlier one (``concat`` on
+  a model whose own merge is concat is its ``full`` arm; ResNet v2's
+  ``no_shortcuts`` is its ``no_links``; a matched arm whose solved width is the
+  raw arm's), comparing the class, its integer widths (``width_mult`` and any
+  ``ablation.match`` solved) and the resolved switches.
 - Skips runs whose folder already holds a completed ``metrics.json``, so
   re-running a sweep does only the unfinished work (interrupted runs resume
   from their checkpoint inside the job).
@@ -12,6 +19,7 @@
 """
 
 import logging
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -29,6 +37,7 @@ class ValidGridSweeperConf:
     _target_: str = "hydra_plugins.jumpnet_sweeper.valid_grid_sweeper.ValidGridSweeper"
     max_batch_size: Optional[int] = None
     params: Optional[Dict[str, str]] = None
+    arms: Optional[List[str]] = None
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="valid_grid", node=ValidGridSweeperConf,
@@ -40,20 +49,48 @@ class SweepFailed(HydraException):
 
 
 class ValidGridSweeper(BasicSweeper):
-    def __init__(self, max_batch_size: Optional[int], params: Optional[Dict[str, str]] = None):
+    def __init__(self, max_batch_size: Optional[int], params: Optional[Dict[str, str]] = None,
+                 arms: Optional[List[str]] = None):
         super().__init__(max_batch_size=max_batch_size, params=params)
+        self.arms = [str(a) for a in arms or []]
+        self.arguments: List[str] = []
         self.run_dirs: List[Path] = []
         self.skipped_done: List[Path] = []
+        self.specs: Dict[str, Any] = {}
 
     def _job_config(self, overrides: Sequence[str]) -> Any:
         return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+
+    def _jobs(self, overrides: List[Override]) -> List[List[str]]:
+        """Every job's overrides: the grid of ``overrides``, or the union of the arms' grids, in order, once each."""
+        if not self.arms:
+            return BasicSweeper.split_arguments(overrides, None)[0]
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        jobs: Dict[tuple, List[str]] = {}
+        for arm in self.arms:
+            try:
+                lines = [*self._parse_config(), *shlex.split(arm), *self.arguments]
+                grid = BasicSweeper.split_arguments(parser.parse_overrides(lines), None)[0]
+            except (HydraException, ValueError) as err:
+                raise HydraException(f"hydra.sweeper.arms entry {arm!r} is not a line of overrides: {err}") from err
+            for job in grid:
+                jobs.setdefault(tuple(sorted(job)), job)
+        return list(jobs.values())
+
+    def sweep(self, arguments: List[str]) -> Any:
+        self.arguments = list(arguments)
+        returns = super().sweep(arguments)
+        self._summarize()
+        return returns
 
     def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
         from jumpnet.checks import check_run_config
         from jumpnet.network import AblationError
         from jumpnet.runfolder import run_status
 
-        jobs = BasicSweeper.split_arguments(overrides, None)[0]
+        jobs = self._jobs(overrides)
         kept: List[List[str]] = []
         networks: Dict[tuple, str] = {}
         for job in jobs:
@@ -86,24 +123,28 @@ class ValidGridSweeper(BasicSweeper):
             return [kept]
         return list(BasicSweeper.split_overrides_to_chunks(kept, max_batch_size))
 
-    @staticmethod
-    def _same_network_as(cfg: Any, job: Sequence[str], seen: Dict[tuple, str]) -> Optional[str]:
-        """The earlier job that trains the identical configuration once the ablation is resolved, if any."""
-        from jumpnet.factory import model_class
+    def _network(self, cfg: Any) -> str:
+        """The job's network key (``ModelSpec.network_key``), a matched arm's width solved once per distinct arm."""
+        import json
 
-        ab, cls = cfg.ablation, model_class(cfg)
-        merge = cls.check_ablation(bool(ab.links), ab.merge, ab.get("head"))
-        rest = tuple(o for o in job if not o.startswith(("ablation=", "ablation.")))
-        key = rest + (bool(ab.links), merge, cls.resolve_head(ab.get("head")))
+        from omegaconf import OmegaConf
+
+        from jumpnet.factory import resolve_model
+
+        key = json.dumps([OmegaConf.to_container(cfg.model, resolve=True), OmegaConf.to_container(cfg.ablation, resolve=True),
+                          int(cfg.data.num_classes), int(cfg.data.image_size)], sort_keys=True)
+        if key not in self.specs:
+            self.specs[key] = resolve_model(cfg).network_key()
+        return self.specs[key]
+
+    def _same_network_as(self, cfg: Any, job: Sequence[str], seen: Dict[tuple, str]) -> Optional[str]:
+        """The earlier job that trains the identical network with everything else equal, if any."""
+        rest = tuple(sorted(o for o in job if not o.startswith(("ablation=", "ablation.", "model=", "model."))))
+        key = rest + (self._network(cfg),)
         if key in seen:
             return seen[key]
         seen[key] = " ".join(job)
         return None
-
-    def sweep(self, arguments: List[str]) -> Any:
-        returns = super().sweep(arguments)
-        self._summarize()
-        return returns
 
     def _summarize(self) -> None:
         from jumpnet.runfolder import read_metrics, run_status

@@ -1,8 +1,10 @@
 """Paper tables and figures from finished runs: ``python -m jumpnet.report DIR [DIR ...] --out reports/NAME``.
 
 Reads every ``metrics.json`` (and ``.hydra/config.yaml``) under the folders,
-writes ``results.csv``, two tables (Markdown and LaTeX), four figures (PDF and
-PNG) and a README that also lists every run left out of the tables.
+writes ``results.csv``, the tables (Markdown and LaTeX: architectures,
+ablations, and accuracy at equal budget where families were measured at
+several widths), four figures (PDF and PNG) and a README that also lists every
+run left out of the tables.
 """
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from jumpnet.report import tables as tbl
+from jumpnet.report.arms import ablation_deltas, significant_best
+from jumpnet.report.budget import equal_budget
 from jumpnet.report.collect import Runs, collect
 from jumpnet.report.figures import build_figures, save_figures
 from jumpnet.report.readme import write_readme
-from jumpnet.report.stats import ablation_deltas
 
 
 @dataclass
@@ -25,7 +28,7 @@ class Report:
 
     out: Path
     runs: Runs
-    arms: pd.DataFrame  # one row per model x setting x variant: stats.ablation_deltas
+    arms: pd.DataFrame  # one row per model x width x setting x variant: arms.ablation_deltas
     tables: list[tbl.Table]
     figures: dict[str, Figure]
 
@@ -39,9 +42,12 @@ def build_report(dirs: list[str | Path], out: str | Path) -> Report:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runs.runs.to_csv(out / "results.csv", index=False)
-    arms = ablation_deltas(runs.completed)
+    arms = ablation_deltas(runs.runs)
+    full = arms["ablation"] == "full"
+    arms["best_overall"] = significant_best(arms[full], runs.completed, []).reindex(arms.index, fill_value=False)
     data = tbl.describe_data(runs.completed)
-    tables = [tbl.architectures(arms, data), tbl.ablations(arms, data)]
+    tables = [tbl.architectures(arms, data), tbl.ablations(arms, data), equal_budget(arms, data)]
+    tables = [t for t in tables if t is not None]
     for table in tables:
         table.write(out)
     figures = build_figures(arms, runs.history)

@@ -11,17 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
 METRICS = "metrics.json"
 MARKERS = ("metrics.json", "checkpoint.pt", ".hydra")
 MODEL_ORDER = ["jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn"]
-VARIANT_ORDER = ["full", "no_links", "add", "concat", "head_fc", "head_gap"]
+VARIANT_ORDER = ["full", "no_links", "no_links_matched", "no_links_matched_macs", "add", "add_matched",
+                 "add_matched_macs", "concat", "no_residual", "no_shortcuts", "head_fc", "head_gap"]
 # Config keys that say where or how a run was launched, not what it measured.
 IGNORED_PREFIXES = ("paths.", "logger.", "hydra.")
 IGNORED_KEYS = {"name", "model.name", "ablation.name", "trainer.device", "trainer.resume", "trainer.overwrite",
-                "trainer.progress", "trainer.threads", "data.root", "data.download"}
+                "trainer.progress", "trainer.threads", "data.root", "data.download", "model.width_mult"}
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Runs:
     history: pd.DataFrame
     config_columns: list[str]  # config fields that vary between runs
     setting_columns: list[str]  # ... of which vary within one model x variant cell (kept apart in tables)
+    # ``width``: each run's model.width_mult (1.0 where a run predates it): the budget, its own column
     dirs: list[Path]
 
     @property
@@ -118,15 +121,42 @@ def collect(roots: list[str | Path]) -> Runs:
             if not c.startswith(IGNORED_PREFIXES) and c not in IGNORED_KEYS and c not in runs.columns]
     varying = [c for c in keep if cfg[c].map(str).nunique() > 1]
     runs = pd.concat([runs, cfg[varying]], axis=1)
+    runs["width"] = _widths(cfg, runs)
     runs["model"] = ordered(runs["model"], MODEL_ORDER)
-    runs["ablation"] = ordered(runs["ablation"], VARIANT_ORDER)
+    runs["ablation"] = _variant_labels(runs, [c for c in varying if c.startswith("ablation.")])
     runs = runs.assign(**_data_columns(cfg, runs))
-    setting = _setting_columns(runs, varying)
+    setting = _setting_columns(runs, [c for c in varying if not c.startswith("ablation.")])
     runs["setting"] = runs.apply(lambda r: ", ".join(f"{c}={r[c]}" for c in setting), axis=1) if setting else ""
     hist = pd.DataFrame(histories)
     if not hist.empty:
-        hist = hist.merge(runs[["run_dir", "model", "ablation", "seed", "status", "setting"]], on="run_dir")
-    return Runs(runs.sort_values(["model", "ablation", "seed"]).reset_index(drop=True), hist, varying, setting, dirs)
+        hist = hist.merge(runs[["run_dir", "model", "width", "ablation", "seed", "status", "setting"]], on="run_dir")
+    runs = runs.sort_values(["model", "width", "ablation", "seed"]).reset_index(drop=True)
+    return Runs(runs, hist, varying, setting, dirs)
+
+
+def _widths(cfg: pd.DataFrame, runs: pd.DataFrame) -> pd.Series:
+    """``model.width_mult`` of each run: from its record, else its config, else 1.0 (runs from before the knob)."""
+    width = pd.Series(np.nan, index=runs.index)
+    if "width_mult" in runs:
+        width = pd.to_numeric(runs["width_mult"], errors="coerce")
+    if "model.width_mult" in cfg:
+        width = width.fillna(pd.to_numeric(cfg["model.width_mult"], errors="coerce"))
+    return width.fillna(1.0).astype(float)
+
+
+def _variant_labels(runs: pd.DataFrame, ablation_fields: list[str]) -> pd.Categorical:
+    """The ablation preset's name, plus ``[field=value]`` for ablation fields set apart from the preset.
+
+    ``ablation=add ablation.match=params`` is not ``add``: such runs get their own label (and so their own
+    row, compared with ``full``), never averaged into the preset's.
+    """
+    names = runs["ablation"].astype("string").astype(object)
+    cells = runs.groupby(names, dropna=False)
+    extra = [c for c in ablation_fields if (cells[c].agg(lambda s: s.map(str).nunique()) > 1).any()]
+    if extra:
+        names = names.where(names.isna(), names.astype(str) + runs.apply(
+            lambda r: "".join(f" [{c.removeprefix('ablation.')}={r[c]}]" for c in extra), axis=1))
+    return ordered(pd.Series(names, index=runs.index), VARIANT_ORDER)
 
 
 def _data_columns(cfg: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Series]:
@@ -148,5 +178,5 @@ def _setting_columns(runs: pd.DataFrame, varying: list[str]) -> list[str]:
 
     Runs that differ in such a field (say, epochs) must not be averaged together.
     """
-    cells = runs.groupby(["model", "ablation"], observed=True)
+    cells = runs.groupby(["model", "width", "ablation"], observed=True)
     return [c for c in varying if c != "seed" and (cells[c].agg(lambda s: s.map(str).nunique()) > 1).any()]

@@ -17,7 +17,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from jumpnet.report.tables import model_label, unit
+from jumpnet.report.budget import family_curves, family_name
+from jumpnet.report.tables import unit, width_label
 
 WIDTH = 3.4  # inches: one column of a two-column paper
 RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8,
@@ -37,24 +38,19 @@ def new_figure(height: float, width: float = WIDTH) -> Figure:
     return fig
 
 
+def base_variant(name: str) -> str:
+    """``add_matched`` and ``add_matched_macs`` keep ``add``'s colour (their bars are hatched)."""
+    return name.removesuffix("_macs").removesuffix("_matched")
+
+
 def variant_color(variants: list[str], name: str) -> str:
-    others = [v for v in variants if v not in VARIANT_COLORS]
-    return VARIANT_COLORS.get(name) or OTHER_VARIANT_COLORS[others.index(name) % len(OTHER_VARIANT_COLORS)]
+    others = list(dict.fromkeys(base_variant(v) for v in variants if base_variant(v) not in VARIANT_COLORS))
+    base = base_variant(name)
+    return VARIANT_COLORS.get(base) or OTHER_VARIANT_COLORS[others.index(base) % len(OTHER_VARIANT_COLORS)]
 
 
-def arm_label(model: object, setting: str) -> str:
-    return model_label(model) + (f" [{setting}]" if setting else "")
-
-
-def pareto_front(cost: np.ndarray, acc: np.ndarray) -> np.ndarray:
-    """Indices, by increasing cost, of points no other point beats on both cost and accuracy."""
-    order = np.lexsort((-acc, cost))
-    front, best = [], -np.inf
-    for i in order:
-        if acc[i] > best:
-            front.append(i)
-            best = acc[i]
-    return np.array(front, dtype=int)
+def arm_label(model: object, setting: str, width: float = 1.0) -> str:
+    return family_name(model, setting) + ("" if width == 1.0 else f" {width_label(width)}")
 
 
 def log_axis(ax: Axes) -> None:
@@ -65,50 +61,71 @@ def log_axis(ax: Axes) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+MATCHED_MARKERS = {"add_matched": "^", "no_links_matched": "v", "add_matched_macs": "<", "no_links_matched_macs": ">"}
+
+
 def accuracy_vs_cost(arms: pd.DataFrame, cost: str, xlabel: str) -> Figure:
-    """Test accuracy of each model's ``full`` arm against a cost, with the Pareto front drawn through it."""
-    full = arms[arms["ablation"] == "full"].reset_index(drop=True)
-    fig = new_figure(2.5)
+    """Test accuracy against a cost: one line per family through its budgets (full arms), matched arms open.
+
+    Each point is the mean over seeds with its 95% t interval; a family measured at one width is one point.
+    """
+    curves = family_curves(arms)
+    matched = arms[arms["ablation"].astype(str).isin(list(MATCHED_MARKERS)) & arms["acc_mean"].notna()]
+    fig = new_figure(2.6)
     ax = fig.add_subplot()
-    div, suffix = unit(full[cost])
-    x, y = full[cost].to_numpy(float) / div, full["acc_mean"].to_numpy(float)
-    front = pareto_front(x, y)
-    if len(front) > 1:
-        ax.plot(x[front], y[front], ls="--", color="0.6", lw=0.9, zorder=1, label="Pareto front")
-    for i, arm in full.iterrows():
-        ax.errorbar(x[i], y[i], yerr=np.nan_to_num(arm["acc_std"]), fmt=MARKERS[i % len(MARKERS)], ms=5,
-                    color=PALETTE[i % len(PALETTE)], capsize=2, lw=0.9, zorder=2,
-                    label=arm_label(arm["model"], arm["setting"]))
+    div, suffix = unit(pd.concat([curves[cost], matched[cost]]))
+    handles = []
+    for i, (family, curve) in enumerate(curves.groupby("family", sort=False)):
+        color, x, y = PALETTE[i % len(PALETTE)], curve[cost].to_numpy(float) / div, curve["acc_mean"].to_numpy(float)
+        err = np.vstack([y - curve["acc_low"], curve["acc_high"] - y])
+        handles.append(ax.errorbar(x, y, yerr=err if np.isfinite(err).any() else None, ms=4, color=color, capsize=2,
+                                   fmt=f"{MARKERS[i % len(MARKERS)]}-", lw=1.0, elinewidth=0.8, label=family, zorder=2))
+        mine = matched[(matched["model"] == curve["model"].iloc[0]) & (matched["setting"] == curve["setting"].iloc[0])]
+        for _, arm in mine.iterrows():
+            ax.plot(arm[cost] / div, arm["acc_mean"], MATCHED_MARKERS[str(arm["ablation"])], ms=5, mfc="white",
+                    mec=color, mew=1.0, zorder=3)
+    for variant, marker in MATCHED_MARKERS.items():
+        if (matched["ablation"].astype(str) == variant).any():
+            handles += ax.plot([], [], marker, ms=5, mfc="white", mec="black", ls="none", label=variant)
     log_axis(ax)
     ax.set_xlabel(xlabel.format(unit=suffix))
     ax.set_ylabel("Test accuracy (%)")
     ax.grid(True, which="major", lw=0.3, alpha=0.5)
-    ax.legend(loc="best", handletextpad=0.3, borderaxespad=0.2)
+    ax.legend(handles=handles, loc="best", handletextpad=0.3, borderaxespad=0.2, title_fontsize=6,
+              title="full arms: mean, 95% CI" + ("; open: matched" if len(handles) > curves["family"].nunique() else ""))
     return fig
 
 
+def line_label(variant: object, width: float) -> str:
+    """A validation curve's name: the variant, and its width where it is not 1 (budget sweeps)."""
+    return str(variant) + ("" if width == 1.0 else f" {width_label(width)}")
+
+
 def validation_curves(history: pd.DataFrame) -> Figure:
-    """Validation accuracy per epoch: one panel per model, one line per variant (mean, band ±1 std over seeds)."""
+    """Validation accuracy per epoch: one panel per model, one line per variant and width (mean, ±1 std band)."""
     done = history[history["status"] == "completed"].assign(val=lambda h: h["val_acc"].astype(float) * 100.0)
     panels = list(done.groupby(["model", "setting"], observed=True, sort=True).groups)
-    variants = [str(v) for v in done["ablation"].cat.categories if v in set(done["ablation"].astype(str))]
+    keys = done[["ablation", "width"]].drop_duplicates().sort_values(["ablation", "width"])
+    variants = list(dict.fromkeys(line_label(v, w) for v, w in zip(keys["ablation"], keys["width"])))
     ncols = 1 if len(panels) <= 1 else 2
     nrows = max(1, math.ceil(len(panels) / ncols))
     fig = new_figure(1.35 * nrows + 0.35)
     axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
     for ax, (model, setting) in zip(axes, panels):
         panel = done[(done["model"] == model) & (done["setting"] == setting)]
-        for variant, arm in panel.groupby("ablation", observed=True, sort=True):
+        for (variant, width), arm in panel.groupby(["ablation", "width"], observed=True, sort=True):
             curve = arm.groupby("epoch")["val"].agg(["mean", "std"]).dropna(subset=["mean"])
-            color = variant_color(variants, str(variant))
+            color = variant_color(variants, line_label(variant, width))
             ax.plot(curve.index, curve["mean"], color=color, marker="o" if len(curve) <= 3 else None, ms=3,
-                    label=str(variant))
+                    label=line_label(variant, width))
             ax.fill_between(curve.index, curve["mean"] - curve["std"], curve["mean"] + curve["std"],
                             color=color, alpha=0.2, lw=0)
         if panel["val"].isna().all():
             ax.text(0.5, 0.5, "no validation split", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(arm_label(model, setting), pad=2)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if done["epoch"].max() <= 1:  # one epoch: one tick, not a crowd of fractions
+            ax.set_xticks([1])
         ax.grid(True, lw=0.3, alpha=0.5)
     for ax in axes[len(panels):]:
         ax.set_axis_off()
@@ -120,7 +137,8 @@ def validation_curves(history: pd.DataFrame) -> Figure:
     handles = {h.get_label(): h for ax in axes for h in ax.get_lines()}
     spare = axes[-1] if len(panels) < len(axes) else None
     (spare or fig).legend([handles[v] for v in variants if v in handles], [v for v in variants if v in handles],
-                          loc="center" if spare else "outside upper center", ncols=1 if spare else len(handles),
+                          loc="center" if spare else "outside upper center",
+                          ncols=1 if spare else min(4, len(handles)),
                           title="Variant (mean ± 1 std over seeds)")
     return fig
 
@@ -128,34 +146,36 @@ def validation_curves(history: pd.DataFrame) -> Figure:
 def ablation_deltas(arms: pd.DataFrame) -> Figure:
     """Each variant's accuracy change from its model's ``full`` arm, with the 95% CI as error bars."""
     rows = arms[(arms["ablation"] != "full") & arms["delta"].notna()].reset_index(drop=True)
-    groups = list(dict.fromkeys(zip(rows["model"], rows["setting"])))
+    groups = list(dict.fromkeys(zip(rows["model"], rows["setting"], rows["width"])))
     variants = [str(v) for v in arms["ablation"].cat.categories if v != "full" and v in set(rows["ablation"].astype(str))]
     fig = new_figure(2.3)
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(variants))
     for j, variant in enumerate(variants):
         arm = rows[rows["ablation"].astype(str) == variant]
-        pos = [groups.index(k) + (j - (len(variants) - 1) / 2) * width for k in zip(arm["model"], arm["setting"])]
+        pos = [groups.index(k) + (j - (len(variants) - 1) / 2) * width
+               for k in zip(arm["model"], arm["setting"], arm["width"])]
         err = np.vstack([arm["delta"] - arm["ci_low"], arm["ci_high"] - arm["delta"]])
         has_ci = bool(np.isfinite(err).any())  # n = 1 per arm: no interval, so no error bar at all
         ax.bar(pos, arm["delta"], width * 0.9, yerr=err if has_ci else None, capsize=2, label=variant,
-               color=variant_color(["full", *variants], variant), error_kw={"lw": 0.8})
-        for x, d, low, high, p in zip(pos, arm["delta"], arm["ci_low"], arm["ci_high"], arm["p"]):
-            if p < 0.05:  # significant at 5% (Welch): a star beyond the CI's far end
+               color=variant_color(["full", *variants], variant), error_kw={"lw": 0.8},
+               hatch="////" if base_variant(variant) != variant else None, edgecolor="white", lw=0)
+        for x, d, low, high, p in zip(pos, arm["delta"], arm["ci_low"], arm["ci_high"], arm["p_holm"]):
+            if p < 0.05:  # significant at 5% after Holm's adjustment: a star beyond the CI's far end
                 ax.annotate("*", (x, low if d < 0 else high), ha="center", va="top" if d < 0 else "bottom")
     ax.axhline(0, color="black", lw=0.6)
     ends = pd.concat([rows["ci_low"], rows["ci_high"], rows["delta"], pd.Series([0.0])]).dropna()
     pad = 0.1 * max(float(ends.max() - ends.min()), 1e-3)
     ax.set_ylim(ends.min() - pad, ends.max() + pad)  # room for the significance stars
-    tilt = any(s for _, s in groups) or len(groups) > 3   # long or many labels: tilt them so they never overlap
-    ax.set_xticks(range(len(groups)), [arm_label(m, s) for m, s in groups],
+    tilt = any(s for _, s, _ in groups) or len(groups) > 3   # long or many labels: tilt them so they never overlap
+    ax.set_xticks(range(len(groups)), [arm_label(m, s, w) for m, s, w in groups],
                   rotation=25 if tilt else 0, ha="right" if tilt else "center", rotation_mode="anchor")
     ax.set_xlim(-0.5, max(0, len(groups) - 1) + 0.5)
     ax.set_ylabel("Δ test accuracy vs full (pp)")
     ax.grid(True, axis="y", lw=0.3, alpha=0.5)
     if variants:
         fig.legend(loc="outside upper center", ncols=min(4, len(variants)), title="Variant (error bars: 95% CI; "
-                   "* p < 0.05, Welch)", handlelength=1.2, columnspacing=1.0)
+                   "* p < 0.05, Welch, Holm-adjusted)", handlelength=1.2, columnspacing=1.0)
     else:
         ax.text(0.5, 0.5, "no ablation variants with a full baseline", ha="center", va="center",
                 transform=ax.transAxes)

@@ -13,11 +13,13 @@ from jumpnet.report.collect import Runs
 from jumpnet.report.tables import Table
 
 FIGURE_CAPTIONS = {
-    "fig_acc_vs_params": "Test accuracy vs parameters (full variants; error bars ±1 std over seeds; dashed: Pareto front).",
-    "fig_acc_vs_macs": "Test accuracy vs multiply-adds per image (full variants; error bars ±1 std; dashed: Pareto front).",
+    "fig_acc_vs_params": "Test accuracy vs parameters: one line per family through its budgets (full variants at "
+                         "each model.width_mult; mean and 95% CI over seeds); open markers: matched variants.",
+    "fig_acc_vs_macs": "Test accuracy vs multiply-adds per image: one line per family through its budgets (mean "
+                       "and 95% CI over seeds); open markers: matched variants.",
     "fig_val_curves": "Validation accuracy per epoch, one panel per model (line: mean over seeds; band: ±1 std).",
-    "fig_ablation_deltas": "Test-accuracy change of each variant vs its model's full variant (error bars: 95% CI, "
-                           "Welch's t-test across seeds).",
+    "fig_ablation_deltas": "Test-accuracy change of each variant vs the full variant of its model and width (error "
+                           "bars: 95% CI, Welch's t-test across seeds; *: p < 0.05 after Holm's adjustment).",
 }
 
 
@@ -47,6 +49,13 @@ def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str],
         f"Config fields that differ between runs (besides the model's and the ablation's own): {', '.join(f'`{c}`' for c in runs.config_columns if not c.startswith(('model.', 'ablation.'))) or 'none'}. "
         f"One row per run, with every scalar metric: [results.csv](results.csv).", "",
     ]
+    widths = sorted(runs.runs["width"].unique())
+    if widths != [1.0]:
+        lines += [f"Widths (`model.width_mult`, the budget): {', '.join(f'{w:g}' for w in widths)}; each width is "
+                  "its own arm (column Width), and each variant is compared with the full variant at its width.", ""]
+    if not any(t.name == "equal_budget" for t in tables):
+        lines += ["No table at equal budget: it needs two or more families each measured at two or more widths "
+                  "(`experiment=budget`).", ""]
     if runs.setting_columns:
         lines += [f"Runs of the same model and variant differ in {', '.join(runs.setting_columns)}; "
                   "they are kept apart (column Setting), never averaged together.", ""]

@@ -1,63 +1,116 @@
-"""Per-arm summaries over seeds and each variant's difference from its model's ``full`` arm.
+"""The tests behind the tables: Welch's and the paired t-test, intervals, and Holm's adjustment.
 
-Accuracies come out in percent and differences in percentage points, the units
-the tables print. The test is Welch's unequal-variance t-test (scipy): seeds of
-different architectures give different initializations, so arms are treated as
-independent samples rather than paired by seed.
+Accuracies are in percent and differences in percentage points. Welch's
+unequal-variance t-test is the primary comparison of two arms: different
+architectures start from different initializations even under the same seed.
+Runs with the same seed do share the split and the batch order, so where both
+arms ran the same seeds a paired t-test across seeds is shown beside it.
+Where a test has nothing to work with (fewer than two runs, or no variance at
+all, where scipy would report p = 0 and a zero-width interval) the result is
+NaN, printed as a dash, never a spurious certainty. Every p-value of a table is
+adjusted for the number of comparisons in it by Holm's step-down method.
 """
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
-ARM = ["model", "setting", "ablation"]
-TEST_NAME = "Welch's t-test"
+LEVEL = 0.95
+ALPHA = 0.05
+NAN = float("nan")
 
 
-def summarize(completed: pd.DataFrame) -> pd.DataFrame:
-    """One row per model x setting x variant: accuracy mean/std/n over seeds, and the arm's cost."""
-    runs = completed.assign(acc=completed["test_acc"] * 100.0)
-    summary = runs.groupby(ARM, observed=True, sort=True).agg(
-        acc_mean=("acc", "mean"), acc_std=("acc", "std"), n=("acc", "size"),
-        seeds=("seed", lambda s: ", ".join(str(v) for v in sorted(s))),
-        params=("params", "median"), macs=("macs", "median"), flops=("flops", "median"),
-        size_mb=("size_mb", "median"), feature_map=("feature_map", "first"),
-        train_time_s=("train_time_s", "mean"), epochs=("epochs", "median"),
-    )
-    return summary.reset_index()
+@dataclass(frozen=True)
+class Comparison:
+    """``a - b``: the difference of means, its Welch interval and p-value, and the paired p-value."""
+
+    diff: float = NAN
+    low: float = NAN
+    high: float = NAN
+    p: float = NAN
+    p_paired: float = NAN
+    n_pairs: int = 0
 
 
-def welch(variant: np.ndarray, full: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
-    """Difference of means (variant - full), its CI and the two-sided p-value; NaN where n < 2 in an arm."""
-    diff = float(np.mean(variant) - np.mean(full)) if len(variant) and len(full) else np.nan
-    if len(variant) < 2 or len(full) < 2:
-        return diff, np.nan, np.nan, np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # zero variance in both arms: no test possible
-        result = stats.ttest_ind(variant, full, equal_var=False)
+def mean_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """The t interval of a mean; NaN with fewer than two values."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return NAN, NAN
+    mean, sem = float(values.mean()), float(values.std(ddof=1) / math.sqrt(len(values)))
+    half = float(stats.t.ppf(0.5 + level / 2, len(values) - 1)) * sem
+    return mean - half, mean + half
+
+
+def welch(a: np.ndarray, b: np.ndarray, level: float = LEVEL) -> tuple[float, float, float, float]:
+    """Difference of means ``a - b``, its interval and two-sided p-value; NaN for n < 2 or no variance at all."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = float(a.mean() - b.mean()) if len(a) and len(b) else NAN
+    if len(a) < 2 or len(b) < 2 or (a.var() == 0 and b.var() == 0):
+        return diff, NAN, NAN, NAN
+    with warnings.catch_warnings():  # one constant arm: scipy warns of precision loss, the test is still valid
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ttest_ind(a, b, equal_var=False)
         low, high = result.confidence_interval(level)
     return diff, float(low), float(high), float(result.pvalue)
 
 
-def ablation_deltas(completed: pd.DataFrame) -> pd.DataFrame:
-    """Every arm with its accuracy, and its difference from the same model's ``full`` arm (same setting)."""
-    summary = summarize(completed)
-    acc = completed.assign(acc=completed["test_acc"] * 100.0)
-    rows = []
-    for arm in summary.itertuples(index=False):
-        same = (acc["model"] == arm.model) & (acc["setting"] == arm.setting)
-        full = acc.loc[same & (acc["ablation"] == "full"), "acc"].to_numpy()
-        mine = acc.loc[same & (acc["ablation"] == arm.ablation), "acc"].to_numpy()
-        ref = summary[(summary["model"] == arm.model) & (summary["setting"] == arm.setting)
-                      & (summary["ablation"] == "full")]
-        has_ref = len(full) > 0 and arm.ablation != "full"
-        diff, low, high, p = welch(mine, full) if has_ref else (np.nan,) * 4
-        rows.append({
-            "delta": diff, "ci_low": low, "ci_high": high, "p": p,
-            "d_params": arm.params - ref["params"].iloc[0] if has_ref else np.nan,
-            "d_macs": arm.macs - ref["macs"].iloc[0] if has_ref else np.nan,
-        })
-    return pd.concat([summary, pd.DataFrame(rows, index=summary.index)], axis=1)
+def paired(a: dict[int, float], b: dict[int, float]) -> tuple[float, int]:
+    """Paired t-test over the seeds both arms completed (p, pairs); NaN under two pairs or identical differences."""
+    seeds = sorted(set(a) & set(b))
+    diffs = np.array([a[s] - b[s] for s in seeds], dtype=float)
+    if len(diffs) < 2 or diffs.var() == 0:
+        return NAN, len(diffs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_1samp(diffs, 0.0).pvalue), len(diffs)
+
+
+def compare(a: dict[int, float], b: dict[int, float], level: float = LEVEL) -> Comparison:
+    """Welch's test of arm ``a`` against ``b`` (accuracy by seed), and the paired test where they share seeds."""
+    diff, low, high, p = welch(np.array(list(a.values())), np.array(list(b.values())), level)
+    p_paired, pairs = paired(a, b)
+    return Comparison(diff, low, high, p, p_paired, pairs)
+
+
+def holm(pvalues: list[float] | np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment over the non-NaN p-values (NaN stays NaN): controls the family-wise error."""
+    p = np.asarray(pvalues, dtype=float)
+    adjusted = np.full_like(p, np.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    m, running = len(order), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def combined_interval(weights: list[float], means: list[float], stds: list[float], ns: list[int],
+                      level: float = LEVEL) -> tuple[float, float, float, float, float]:
+    """A weighted sum of independent means (linear interpolation): estimate, interval, standard error, df.
+
+    The variance adds up as ``sum w^2 s^2 / n``; the degrees of freedom are Welch-Satterthwaite's. NaN where a
+    weighted mean has under two runs or nothing varies.
+    """
+    estimate = float(sum(w * m for w, m in zip(weights, means)))
+    parts = [(w * w * s * s / n, n) for w, s, n in zip(weights, stds, ns) if w > 0]
+    if any(n < 2 or math.isnan(v) for v, n in parts) or sum(v for v, _ in parts) == 0:
+        return estimate, NAN, NAN, NAN, NAN
+    var = sum(v for v, _ in parts)
+    df = var ** 2 / sum(v * v / (n - 1) for v, n in parts if v > 0)
+    half = float(stats.t.ppf(0.5 + level / 2, df)) * math.sqrt(var)
+    return estimate, estimate - half, estimate + half, math.sqrt(var), df
+
+
+def welch_from_summary(m1: float, se1: float, df1: float, m2: float, se2: float, df2: float) -> float:
+    """Two-sided p of ``m1 - m2`` from two estimates with standard errors and dfs (Welch-Satterthwaite)."""
+    if any(math.isnan(v) for v in (se1, se2, df1, df2)) or se1 + se2 == 0:
+        return NAN
+    var = se1 ** 2 + se2 ** 2
+    df = var ** 2 / (se1 ** 4 / df1 + se2 ** 4 / df2)
+    return float(2 * stats.t.sf(abs(m1 - m2) / math.sqrt(var), df))

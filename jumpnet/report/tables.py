@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jumpnet.report.stats import TEST_NAME
+from jumpnet.report.arms import count_note
+
+TEST_NAME = "Welch's t-test"
 
 MODEL_LABELS = {"jumpnet": "JumpNet", "resnet_v2": "ResNet v2", "densenet": "DenseNet", "sparsenet": "SparseNet",
                 "plain_cnn": "Plain CNN (floor)"}
@@ -87,63 +89,101 @@ def unit(values: pd.Series) -> tuple[float, str]:
     return (1e6, "M") if values.abs().max() >= 1e6 else (1e3, "K")
 
 
+def width_label(width: float) -> str:
+    return f"×{width:g}"
+
+
+def group_columns(arms: pd.DataFrame, text: pd.DataFrame, at: int = 1) -> pd.DataFrame:
+    """Insert Width and Setting columns after ``at`` where the runs differ in them."""
+    if arms["width"].nunique() > 1 or (arms["width"] != 1.0).any():
+        text.insert(at, "Width", arms["width"].map(width_label).to_numpy())
+        at += 1
+    if (arms["setting"] != "").any():
+        text.insert(at, "Setting", arms["setting"].to_numpy())
+    return text
+
+
+def variant_label(arm: pd.Series) -> str:
+    """The variant's name; a matched arm also shows the width it was built at (``add_matched (×1.64)``)."""
+    name, built = str(arm["ablation"]), arm.get("match_width_mult")
+    if built is not None and not pd.isna(built) and not np.isclose(built, arm["width"]):
+        name += f" ({width_label(built)})"
+    return name
+
+
+def p_pair(p: float, adjusted: float) -> str:
+    """``raw (Holm-adjusted)``, or a dash where no test was possible."""
+    return DASH if np.isnan(p) else f"{num(p, '.3f')} ({num(adjusted, '.3f')})"
+
+
+def unique_extremes(numeric: pd.DataFrame, direction: dict[str, str]) -> pd.DataFrame:
+    """Exact costs (params, MACs, size): bold only a strictly best value, never a tie."""
+    best = extremes(numeric, direction)
+    return best & (best.sum() == 1)
+
+
 def architectures(arms: pd.DataFrame, describe_data: str) -> Table:
-    """Table 1: one row per model's ``full`` arm: cost, shape before pooling, accuracy and training time."""
+    """Table 1: one row per model's ``full`` arm (per width): cost, shape before pooling, accuracy, training time."""
     full = arms[arms["ablation"] == "full"].reset_index(drop=True)
     minutes = full["train_time_s"].median() >= 120
     time_col = f"Train time ({'min' if minutes else 's'})"
     (pdiv, pu), (mdiv, mu) = unit(arms["params"]), unit(arms["macs"])
     params, macs = f"Params ({pu})", f"MACs ({mu})"
-    numeric = pd.DataFrame({
-        params: full["params"] / pdiv, macs: full["macs"] / mdiv, "Size (MiB)": full["size_mb"],
-        "Test acc. (%)": full["acc_mean"], time_col: full["train_time_s"] / (60 if minutes else 1)})
-    text = pd.DataFrame({"Model": full["model"].astype(str).map(model_label)})
-    if (full["setting"] != "").any():
-        text["Setting"] = full["setting"]
+    numeric = pd.DataFrame({params: full["params"] / pdiv, macs: full["macs"] / mdiv, "Size (MiB)": full["size_mb"]})
+    text = group_columns(full, pd.DataFrame({"Model": full["model"].astype(str).map(model_label)}))
     text = text.assign(**{
         params: numeric[params].map(lambda v: num(v, ".3f" if pu == "M" else ".1f")),
         macs: numeric[macs].map(lambda v: num(v, ".1f")),
         "C×H×W": full["feature_map"].fillna(DASH).str.replace(" x ", "×"),
         "Size (MiB)": numeric["Size (MiB)"].map(lambda v: num(v, ".2f")),
         "Test acc. (%)": [pm(m, s) for m, s in zip(full["acc_mean"], full["acc_std"])],
-        "n": full["n"].astype(str),
-        time_col: numeric[time_col].map(lambda v: num(v, ".1f")),
+        "n": full.apply(count_note, axis=1),
+        time_col: (full["train_time_s"] / (60 if minutes else 1)).map(lambda v: num(v, ".1f")),
     })
-    best = extremes(numeric, {params: "min", macs: "min", "Size (MiB)": "min",
-                              "Test acc. (%)": "max", time_col: "min"}).reindex(columns=text.columns, fill_value=False)
+    best = unique_extremes(numeric, {params: "min", macs: "min", "Size (MiB)": "min"})
+    best &= full["width"].nunique() == 1  # across budgets the smallest width is trivially the cheapest
+    best["Test acc. (%)"] = full["best_overall"].to_numpy(bool)
+    best = best.reindex(columns=text.columns, fill_value=False)
     caption = (f"Architectures (full variants) on {describe_data}. Test accuracy: mean ± std over n seeds "
-               f"({seed_note(full)}). MACs: multiply-adds per image forward; C×H×W: the feature map entering "
-               f"global pooling; size: fp32 weights; train time: mean per run. Bold: best per column.")
+               f"({seed_note(full)}); n counts the completed runs, and runs that diverged, failed or never finished "
+               f"are counted beside it. MACs: multiply-adds per image forward; C×H×W: the feature map entering "
+               f"global pooling; size: fp32 weights; train time: mean per run. Width: model.width_mult. Bold: "
+               f"the lowest cost (at one width); the best accuracy only where {TEST_NAME} finds it above the runner-up's "
+               f"(p < 0.05).")
     return Table("architectures", text, best, caption)
 
 
 def ablations(arms: pd.DataFrame, describe_data: str) -> Table:
-    """Table 2: every model x variant, its accuracy and its difference from that model's ``full``."""
+    """Table 2: every arm, its accuracy and its difference from the ``full`` arm of the same model and width."""
     arms = arms.reset_index(drop=True)
     mdiv, mu = unit(arms["macs"])
-    text = pd.DataFrame({"Model": arms["model"].astype(str).map(model_label), "Variant": arms["ablation"].astype(str)})
-    if (arms["setting"] != "").any():
-        text.insert(1, "Setting", arms["setting"])
+    text = group_columns(arms, pd.DataFrame({"Model": arms["model"].astype(str).map(model_label),
+                                             "Variant": arms.apply(variant_label, axis=1)}))
     ci = [DASH if np.isnan(lo) else f"[{num(lo, '+.2f')}, {num(hi, '+.2f')}]" for lo, hi in zip(arms["ci_low"], arms["ci_high"])]
     text = text.assign(**{
         "Test acc. (%)": [pm(m, s) for m, s in zip(arms["acc_mean"], arms["acc_std"])],
-        "n": arms["n"].astype(str),
+        "n": arms.apply(count_note, axis=1),
         "Δ (pp)": arms["delta"].map(lambda v: num(v, "+.2f")),
         "95% CI": ci,
-        "p": arms["p"].map(lambda v: num(v, ".3f")),
+        "p (Holm)": [p_pair(p, a) for p, a in zip(arms["p"], arms["p_holm"])],
+        "paired p (Holm)": [p_pair(p, a) for p, a in zip(arms["p_paired"], arms["p_paired_holm"])],
         "ΔParams (K)": (arms["d_params"] / 1e3).map(lambda v: num(v, "+,.1f")),  # K: small deltas stay visible
         f"ΔMACs ({mu})": (arms["d_macs"] / mdiv).map(lambda v: num(v, "+.1f")),
     })
-    numeric = pd.DataFrame({"Test acc. (%)": arms["acc_mean"], "Δ (pp)": arms["delta"]})
-    groups = arms["model"].astype(str) + "|" + arms["setting"]
-    best = extremes(numeric, {"Test acc. (%)": "max", "Δ (pp)": "max"}, groups)
-    best = best.reindex(columns=text.columns, fill_value=False)
+    best = pd.DataFrame(False, index=text.index, columns=text.columns)
+    best["Test acc. (%)"] = arms["best"].to_numpy(bool)
     text.loc[text["Model"].eq(text["Model"].shift()), "Model"] = ""  # print each model's name once per block
-    caption = (f"Ablations on {describe_data}. Test accuracy: mean ± std over n seeds ({seed_note(arms)}). "
-               f"Δ: variant minus the same model's full variant, with its 95% confidence interval and "
-               f"two-sided p-value from {TEST_NAME} across seeds (unequal variances; needs n ≥ 2 per arm; "
-               f"not corrected for multiple comparisons). ΔParams, ΔMACs: change vs full. "
-               f"Bold: best per column within each model.")
+    tests = int(arms["p"].notna().sum())
+    caption = (f"Ablations on {describe_data}. Test accuracy: mean ± std over n seeds ({seed_note(arms)}); n counts "
+               f"the completed runs, and runs that diverged, failed or never finished are counted beside it. "
+               f"Δ: variant minus the full variant of the same model and width, with its 95% confidence interval "
+               f"and two-sided p-value from {TEST_NAME} across seeds (unequal variances); in parentheses the "
+               f"p-value Holm-adjusted over the table's {tests} comparisons. Paired p: a paired t-test over the "
+               f"seeds both arms completed (same split and batch order), Holm-adjusted in its own family. "
+               f"A dash: no test (n < 2, or no variance in either arm). Matched variants (_matched: params, "
+               f"_matched_macs: MACs) are built at the width in brackets, solved to equal the full variant's budget "
+               f"within 2%. ΔParams, ΔMACs: change vs full. Bold: the most accurate variant of a block, only where "
+               f"it beats the runner-up ({TEST_NAME}, Holm-adjusted over the blocks, p < 0.05).")
     return Table("ablations", text, best, caption)
 
 
