@@ -34,7 +34,11 @@ def arch_kwargs(cfg: DictConfig) -> dict:
     """The model's own metaparameters (its config minus ``name`` and ``_target_``), ``width_mult`` included."""
     arch = OmegaConf.to_container(cfg.model, resolve=True)
     arch = {k: v for k, v in arch.items() if k not in ("name", "_target_")}
-    arch["width_mult"] = float(arch.get("width_mult", 1.0))
+    width = arch.get("width_mult", 1.0)
+    try:
+        arch["width_mult"] = float(width)
+    except (TypeError, ValueError):
+        raise ValueError(f"model.width_mult={width!r} must be a positive number (1.0: the published widths)") from None
     return arch
 
 

@@ -4,13 +4,13 @@
 variant's trainable parameters (or multiply-adds per image) come within
 ``TOLERANCE`` of the ``full`` arm's at the configured ``model.width_mult``.
 Budgets are step functions of the width (widths are integers) that never
-decrease as it grows, so the solve brackets the target by doubling or halving
-the width, then bisects (in log width) down to the two neighbouring steps and
-keeps the nearer. It builds models on PyTorch's ``meta`` device (shapes only: no
-memory, no initialization), counts parameters and runs one image through
-``FlopCounterMode``, so a full-size model solves in seconds, before any data is
-read. Where no width lands within the tolerance, the nearest is used and the
-gap recorded (``match_gap``).
+decrease as it grows, so the solve guesses from budget ~ width squared, widens
+a bracket around the target geometrically, then bisects (in log width) down to
+the two neighbouring steps and keeps the nearer. It builds models on PyTorch's
+``meta`` device (shapes only: no memory, no initialization), counts parameters
+and runs one image through ``FlopCounterMode``, so a full-size model solves in
+seconds, before any data is read. Where no width lands within the tolerance,
+the nearest is used and the gap recorded (``match_gap``).
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from jumpnet.measure import count_params
 MATCHES = ("params", "macs")
 TOLERANCE = 0.02          # |ratio - 1| a matched arm must reach
 FULL = {"links": True, "merge": None, "head": None, "residual": True}  # the reference arm: ablation=full
-MAX_STEPS = 6             # bracket at most 2**6 = 64x away from the configured width
+RANGE = 64.0              # search widths within 64x of the configured one
+MAX_PROBES = 8            # bracket probes (geometric steps of 1.1, 2.2, 4.8, ... reach RANGE)
 PRECISION = 1e-4          # bisect until the bracket's ends are this close (relative)
 
 
@@ -67,21 +68,27 @@ def budget(build: Callable[[], torch.nn.Module], what: str, image_size: int, in_
 
 
 def solve_width(cost: Callable[[float], int], target: int, start: float) -> tuple[float, int]:
-    """The width whose cost is nearest ``target`` (``cost`` never decreases with the width), and that cost."""
-    value = cost(start)
-    if value == target:
-        return start, value
-    grow = value < target
-    near, near_value = start, value  # the side of the target that ``start`` is on
-    for _ in range(MAX_STEPS):
-        far = near * 2 if grow else near / 2
-        far_value = cost(far)
-        if (far_value >= target) == grow:
+    """The width whose cost is nearest ``target`` (``cost`` never decreases with the width), and that cost.
+
+    The first probe assumes the budget grows as the width squared (convolutions are width x width); then the
+    bracket widens geometrically until the target lies inside it, and bisection closes it.
+    """
+    seen = {start: cost(start)}
+    if seen[start] == target:
+        return start, target
+    probe, step = start * math.sqrt(target / max(seen[start], 1)), 1.1
+    for _ in range(MAX_PROBES):
+        probe = min(max(probe, start / RANGE), start * RANGE)
+        seen.setdefault(probe, cost(probe))
+        below = [w for w, v in seen.items() if v < target]
+        above = [w for w, v in seen.items() if v >= target]
+        if below and above:
             break
-        near, near_value = far, far_value
-    else:
-        return near, near_value  # even 64x away the target is out of reach: the nearest we have
-    (lo, lo_value), (hi, hi_value) = sorted([(near, near_value), (far, far_value)])
+        probe, step = (max(below) * step if below else min(above) / step), step * 2
+    else:  # out of reach within RANGE: the nearest width tried
+        return min(seen.items(), key=lambda item: abs(item[1] - target))
+    lo, hi = max(below), min(above)
+    lo_value, hi_value = seen[lo], seen[hi]
     while hi / lo > 1 + PRECISION:  # invariant: cost(lo) < target <= cost(hi)
         mid = math.sqrt(lo * hi)
         mid_value = cost(mid)

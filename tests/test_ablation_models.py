@@ -13,16 +13,19 @@ from jumpnet.network import AblationError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-ABLATIONS = ["full", "no_links", "add", "concat"]
+ABLATIONS = ["full", "no_links", "add", "concat", "no_residual", "no_shortcuts"]
+NO_ADDS = {a: ["blocks have no identity add to remove", "supports only residual=true"]
+           for a in ("no_residual", "no_shortcuts")}
 # For each model, the variants it rejects and words its error must contain (the supported combos).
 REJECTS = {
     "jumpnet": {},
     "resnet_v2": {"concat": ["merge in ['add']", "links=false with merge=null"]},
     "resnet_v2_110": {"concat": ["merge in ['add']", "links=false with merge=null"]},
-    "densenet": {},
-    "densenet40": {},
-    "sparsenet": {},
-    "plain_cnn": {a: ["supports only links=true with merge=null"] for a in ("no_links", "add", "concat")},
+    "densenet": NO_ADDS,
+    "densenet40": NO_ADDS,
+    "sparsenet": NO_ADDS,
+    "plain_cnn": {a: ["supports only links=true with merge=null"]
+                  for a in ("no_links", "add", "concat", "no_residual", "no_shortcuts")},
 }
 CASES = [(m, a) for m in REJECTS for a in ABLATIONS]
 
@@ -71,6 +74,13 @@ def test_own_merge_is_the_published_net(params: dict) -> None:
         assert params[(m, "concat")] == params[(m, "full")], m
     for m in ("resnet_v2", "resnet_v2_110"):
         assert params[(m, "add")] == params[(m, "full")], m
+
+
+def test_removing_identity_adds_costs_no_parameters(params: dict) -> None:
+    assert params[("jumpnet", "no_residual")] == params[("jumpnet", "full")]
+    assert params[("jumpnet", "no_shortcuts")] == params[("jumpnet", "no_links")]
+    for m in ("resnet_v2", "resnet_v2_110"):  # its identity adds are its links: the same plain net
+        assert params[(m, "no_residual")] == params[(m, "no_shortcuts")] == params[(m, "no_links")]
 
 
 def test_resnet_no_links_drops_exactly_the_projection_shortcuts(params: dict) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import statistics
 import subprocess
@@ -87,13 +88,18 @@ def test_means_stds_and_deltas_match_an_independent_computation(sweep: Path, rep
         assert row["ci_low"] == pytest.approx(row["delta"] - half)
         assert row["ci_high"] == pytest.approx(row["delta"] + half)
         assert row["p"] == pytest.approx(2 * stats.t.sf(abs(row["delta"]) / math.sqrt(a + b), df))
+    tested = report.arms["p"].dropna().sort_values()
+    if len(tested) == 2:  # Holm over the table's two comparisons: 2 p_(1), then max(that, p_(2))
+        first = min(1.0, 2 * tested.iloc[0])
+        assert report.arms.loc[tested.index, "p_holm"].tolist() == pytest.approx([first, max(first, tested.iloc[1])])
 
 
 def test_tables_are_written_in_study_order_with_a_caption(report: Report) -> None:
     md = (report.out / "table_ablations.md").read_text()
     assert md.index("| full") < md.index("| no_links") < md.index("| add")
     tex = (report.out / "table_ablations.tex").read_text()
-    assert "\\toprule" in tex and "\\bottomrule" in tex and "\\bfseries" in tex
+    assert "\\toprule" in tex and "\\bottomrule" in tex
+    assert ("\\bfseries" in tex) == bool(report.arms["best"].any())  # bold only for a significant best
     assert "no\\_links" in tex and "Welch" in tex and "n = 2" in tex and "synthetic data" in tex
     arch = (report.out / "table_architectures.md").read_text()
     assert "JumpNet" in arch and "32×8×8" in arch  # the tiny JumpNet's feature map
@@ -146,7 +152,10 @@ def test_failed_diverged_and_unfinished_runs_are_listed(sweep: Path, tmp_path: P
     for status, folder in problems.items():
         assert status in section and str(folder) in section
     assert "RuntimeError: boom" in section
-    assert (report.arms["n"] == 1).all()  # each arm lost one of its two seeds
+    assert (report.arms["n"] == 1).all()  # each arm lost one of its two seeds...
+    table = (tmp_path / "report" / "table_ablations.md").read_text()
+    for variant, note in (("full", "1, 1 unfinished"), ("no_links", "1, 1 diverged"), ("add", "1, 1 failed")):
+        assert re.search(rf"\| {variant} +\|[^|]*\| {note} +\|", table), (variant, note)  # ...and says so
 
 
 def test_cli_writes_the_report_and_refuses_no_completed_runs(sweep: Path, tmp_path: Path) -> None:

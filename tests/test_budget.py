@@ -1,0 +1,86 @@
+"""experiment=budget end to end: arms per family through the sweeper, matched arms, and the budget report."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from jumpnet.configs import compose_config
+from jumpnet.report import Report, build_report
+from tests.conftest import TINY_DATA, WITH_TEST_CONF, find_runs, run_py
+
+ARMS = ["model=tiny_jumpnet,tiny_resnet_v2 model.width_mult=0.5,1",
+        "model=tiny_jumpnet,tiny_resnet_v2 ablation=add_matched,no_links,no_shortcuts"]
+
+
+@pytest.fixture(scope="module")
+def budget_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The budget preset with tiny families: 2 widths each plus matched arms, 2 seeds, 1 epoch (16 runs)."""
+    experiments = tmp_path_factory.mktemp("budget") / "experiments"
+    arms = "[" + ",".join(f'"{a}"' for a in ARMS) + "]"
+    proc = run_py(["-m", "experiment=budget", f"hydra.sweeper.arms={arms}", "seed=0,1", *TINY_DATA,
+                   "trainer.epochs=1", "trainer.device=cpu", "trainer.threads=1", "logger=none", *WITH_TEST_CONF,
+                   f"paths.experiments_dir={experiments}"], timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return experiments / "budget", proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def budget_report(budget_sweep, tmp_path_factory: pytest.TempPathFactory) -> Report:
+    return build_report([budget_sweep[0]], tmp_path_factory.mktemp("reports") / "budget")
+
+
+def test_budget_preset_shares_the_ablation_schedule() -> None:
+    budget, ablation = compose_config(["experiment=budget"]), compose_config(["experiment=ablation"])
+    for group in ("trainer", "data"):
+        assert OmegaConf.to_container(budget[group]) == OmegaConf.to_container(ablation[group]), group
+    arms = list(budget.hydra.sweeper.arms) if "hydra" in budget else None
+    assert arms is None or len(arms) >= 5
+
+
+def test_arms_sweep_runs_each_family_at_its_widths_and_drops_duplicates(budget_sweep) -> None:
+    root, log = budget_sweep
+    runs = {(p.parent.parent.name, p.parent.name): json.loads(p.read_text()) for p in root.rglob("metrics.json")}
+    assert len(runs) == 16 and all(r["status"] == "completed" for r in runs.values())
+    names = sorted({name.rsplit("-s", 1)[0] for _, name in runs})
+    assert names == ["tiny_jumpnet-add_matched", "tiny_jumpnet-full", "tiny_jumpnet-no_links",
+                     "tiny_jumpnet-no_shortcuts", "tiny_resnet_v2-full", "tiny_resnet_v2-no_links"]
+    assert "Sweep: 16 runs, 0 already completed, 16 to launch" in log
+    # ResNet v2: add is its full arm (matched at ratio 1), and without identity adds there are no shortcuts
+    for arm, same in (("add_matched", "model.width_mult=1"), ("no_shortcuts", "ablation=no_links")):
+        assert re.search(rf"Left out: [^\n]*tiny_resnet_v2 ablation={arm} [^\n]*builds the same network as [^\n]*{same}", log)
+    widths = sorted({r["width_mult"] for r in runs.values() if r["model"] == "tiny_jumpnet" and r["ablation"] == "full"})
+    assert widths == [0.5, 1.0]
+    matched = [r for r in runs.values() if r["ablation"] == "add_matched"]
+    assert len(matched) == 2 and all(r["match"] == "params" and r["match_target"] == 5150 for r in matched)
+    assert all(r["params"] == round(r["match_ratio"] * 5150) and r["width_mult"] == 1.0 for r in matched)
+
+
+def test_budget_report_has_curves_table_three_and_matched_deltas(budget_report: Report) -> None:
+    out = budget_report.out
+    table3 = (out / "table_equal_budget.md").read_text()
+    assert "tiny_jumpnet" in table3 and "tiny_resnet_v2" in table3 and "interpolated linearly in log-params" in table3
+    fig = budget_report.figures["fig_acc_vs_params"]
+    lines = {c.get_label(): c.lines[0] for c in fig.axes[0].containers}  # errorbar: line and 95% CI bars
+    assert set(lines) == {"tiny_jumpnet", "tiny_resnet_v2"}
+    assert all(len(lines[f].get_xdata()) == 2 for f in lines)  # one point per width, joined
+    assert fig.axes[0].get_xscale() == "log"
+    arms = budget_report.arms.set_index(["model", "width", "ablation"])
+    row = arms.loc[("tiny_jumpnet", 1.0, "add_matched")]
+    full = arms.loc[("tiny_jumpnet", 1.0, "full")]
+    assert row["delta"] == pytest.approx(row["acc_mean"] - full["acc_mean"]) and row["pairs"] == 2
+    assert arms.loc[("tiny_jumpnet", 0.5, "full"), "n"] == 2
+    md = (out / "table_ablations.md").read_text()
+    assert "add_matched (×" in md and "| ×0.5 " in md and "paired p (Holm)" in md
+    readme = (out / "README.md").read_text()
+    assert "## Table 3: equal_budget" in readme and "Widths (`model.width_mult`, the budget): 0.5, 1" in readme
+
+
+def test_a_malformed_arm_stops_the_sweep_before_any_run(tmp_path: Path) -> None:
+    proc = run_py(["-m", 'hydra.sweeper.arms=["model=tiny_jumpnet model.width_mult=[0.5"]', *TINY_DATA, "logger=none",
+                   *WITH_TEST_CONF, f"paths.experiments_dir={tmp_path}"], timeout=120)
+    assert proc.returncode != 0 and "hydra.sweeper.arms entry" in proc.stderr
+    assert not find_runs(tmp_path)
