@@ -9,7 +9,7 @@ SWEEP ?=
 export JUMPNET_DATA_ARCHIVE ?= $(abspath $(wildcard ../shared/datasets/cifar10-jpeg.tar.xz))
 NAME  ?= $(notdir $(patsubst %/,%,$(firstword $(SWEEP))))
 
-.PHONY: help install test smoke ablation report bench clean-venv
+.PHONY: help install test smoke ablation budget report bench clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,10 @@ smoke: install ## the whole pipeline on a small real-data budget, on CPU; report
 ablation: install ## the full study (conf/experiment/ablation.yaml, meant for GPUs); report in reports/ablation/
 	$(PY) run.py -m experiment=ablation; status=$$?; \
 	$(PY) -m jumpnet.report experiments/ablation --out reports/ablation || status=1; exit $$status
+
+budget: install ## every family at four budgets plus matched arms (conf/experiment/budget.yaml, GPUs); report in reports/budget/
+	$(PY) run.py -m experiment=budget; status=$$?; \
+	$(PY) -m jumpnet.report experiments/budget --out reports/budget || status=1; exit $$status
 
 report: install ## tables and figures from finished runs: make report SWEEP=experiments/<name> [NAME=...]
 	@test -n "$(SWEEP)" || { echo "usage: make report SWEEP=experiments/<name> [NAME=<report name>]"; exit 2; }
