@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from jumpnet.report import tables as tbl
-from jumpnet.report.arms import ablation_deltas, significant_best
+from jumpnet.report.arms import ablation_deltas
 from jumpnet.report.budget import equal_budget
 from jumpnet.report.collect import Runs, collect
 from jumpnet.report.figures import build_figures, save_figures
@@ -43,8 +43,6 @@ def build_report(dirs: list[str | Path], out: str | Path) -> Report:
     out.mkdir(parents=True, exist_ok=True)
     runs.runs.to_csv(out / "results.csv", index=False)
     arms = ablation_deltas(runs.runs)
-    full = arms["ablation"] == "full"
-    arms["best_overall"] = significant_best(arms[full], runs.completed, []).reindex(arms.index, fill_value=False)
     data = tbl.describe_data(runs.completed)
     tables = [tbl.architectures(arms, data), tbl.ablations(arms, data), equal_budget(arms, data)]
     tables = [t for t in tables if t is not None]

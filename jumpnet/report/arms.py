@@ -51,8 +51,9 @@ def ablation_deltas(runs: pd.DataFrame) -> pd.DataFrame:
     """Every arm, and each variant's difference from the ``full`` arm of the same model, width and setting.
 
     Columns added: ``delta``, ``ci_low``/``ci_high`` (Welch, 95%), ``p`` and ``p_holm``, ``p_paired`` and
-    ``p_paired_holm`` (seeds both arms completed, ``pairs`` of them), ``d_params``, ``d_macs``, and ``best``:
-    the arm is its group's most accurate and significantly better than the runner-up after adjustment.
+    ``p_paired_holm`` (seeds both arms completed, ``pairs`` of them), ``d_params``, ``d_macs``, ``best``: the
+    arm is its group's most accurate and significantly better than the runner-up after adjustment, and
+    ``best_overall``: the same among all ``full`` arms (Table 1).
     """
     summary = summarize(runs)
     done = runs[runs["status"] == "completed"]
@@ -74,6 +75,8 @@ def ablation_deltas(runs: pd.DataFrame) -> pd.DataFrame:
     arms["p_holm"] = holm(arms["p"].to_numpy(float))
     arms["p_paired_holm"] = holm(arms["p_paired"].to_numpy(float))
     arms["best"] = significant_best(arms, done, GROUP)
+    full = arms["ablation"] == "full"
+    arms["best_overall"] = significant_best(arms[full], done, []).reindex(arms.index, fill_value=False)
     return arms
 
 
