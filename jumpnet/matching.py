@@ -51,7 +51,8 @@ class Match:
 
     def record(self) -> dict:
         """The ``metrics.json`` keys of a run (all null for an unmatched arm)."""
-        return {"match": self.match, "match_target": self.target, "match_width_mult": self.width_mult,
+        return {"match": self.match, "match_target": self.target,
+                "match_width_mult": self.width_mult if self.match else None,
                 "match_ratio": None if self.ratio is None else round(self.ratio, 6), "match_gap": self.gap}
 
 
