@@ -131,8 +131,9 @@ class DenseNet(Network):
     def scaled_widths(cls, width_mult: float = 1.0, growth_rate: int = 12, bottleneck: bool = True,
                       stem: int | None = None, **_) -> dict:
         k = scale_width(growth_rate, width_mult)
+        stem = scale_width(stem, width_mult) if stem is not None else cls.default_stem(k, bottleneck, width_mult)
         return {"growth_rate": k, "bottleneck_width": scale_width(4 * growth_rate, width_mult) if bottleneck else None,
-                "stem": scale_width(stem, width_mult) if stem is not None else cls.default_stem(k, bottleneck, width_mult)}
+                "stem": stem}
 
     def __init__(self, depth: int = 100, growth_rate: int = 12, bottleneck: bool = True,
                  compression: float = 0.5, stem: int | None = None, n_blocks: int = 3,

@@ -51,8 +51,10 @@ def test_arms_sweep_runs_each_family_at_its_widths_and_drops_duplicates(budget_s
     assert "Sweep: 16 runs, 0 already completed, 16 to launch" in log
     # ResNet v2: add is its full arm (matched at ratio 1), and without identity adds there are no shortcuts
     for arm, same in (("add_matched", "model.width_mult=1"), ("no_shortcuts", "ablation=no_links")):
-        assert re.search(rf"Left out: [^\n]*tiny_resnet_v2 ablation={arm} [^\n]*builds the same network as [^\n]*{same}", log)
-    widths = sorted({r["width_mult"] for r in runs.values() if r["model"] == "tiny_jumpnet" and r["ablation"] == "full"})
+        assert re.search(rf"Left out: [^\n]*tiny_resnet_v2 ablation={arm} [^\n]*builds the same network as "
+                         rf"[^\n]*{same}", log)
+    widths = sorted({r["width_mult"] for r in runs.values()
+                     if r["model"] == "tiny_jumpnet" and r["ablation"] == "full"})
     assert widths == [0.5, 1.0]
     matched = [r for r in runs.values() if r["ablation"] == "add_matched"]
     assert len(matched) == 2 and all(r["match"] == "params" and r["match_target"] == 5150 for r in matched)

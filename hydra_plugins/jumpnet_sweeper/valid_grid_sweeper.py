@@ -131,7 +131,8 @@ class ValidGridSweeper(BasicSweeper):
 
         from jumpnet.factory import resolve_model
 
-        key = json.dumps([OmegaConf.to_container(cfg.model, resolve=True), OmegaConf.to_container(cfg.ablation, resolve=True),
+        key = json.dumps([OmegaConf.to_container(cfg.model, resolve=True),
+                          OmegaConf.to_container(cfg.ablation, resolve=True),
                           int(cfg.data.num_classes), int(cfg.data.image_size)], sort_keys=True)
         if key not in self.specs:
             self.specs[key] = resolve_model(cfg).network_key()

@@ -65,9 +65,9 @@ def ablation_deltas(runs: pd.DataFrame) -> pd.DataFrame:
                       & (summary["ablation"] == "full")]
         has_ref = arm.ablation != "full" and len(ref) == 1
         cmp = compare(_by_seed(mine), _by_seed(full)) if has_ref and len(full) and len(mine) else Comparison()
-        results.append({
-            "delta": cmp.diff, "ci_low": cmp.low, "ci_high": cmp.high, "p": cmp.p, "p_paired": cmp.p_paired,
-            "pairs": cmp.n_pairs,
+        results.append({  # an accuracy difference lies in [-100, 100] pp, whatever t says with two seeds
+            "delta": cmp.diff, "ci_low": max(cmp.low, -100.0), "ci_high": min(cmp.high, 100.0),
+            "p": cmp.p, "p_paired": cmp.p_paired, "pairs": cmp.n_pairs,
             "d_params": arm.params - ref["params"].iloc[0] if has_ref else np.nan,
             "d_macs": arm.macs - ref["macs"].iloc[0] if has_ref else np.nan,
         })

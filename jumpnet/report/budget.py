@@ -31,7 +31,8 @@ def family_curves(arms: pd.DataFrame) -> pd.DataFrame:
     full["family"] = [family_name(m, s) for m, s in zip(full["model"], full["setting"])]
     bounds = [combined_interval([1.0], [m], [s], [n])[1:3] for m, s, n in
               zip(full["acc_mean"], full["acc_std"].fillna(NAN), full["n"])]
-    full["acc_low"], full["acc_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
+    full["acc_low"] = np.clip([b[0] for b in bounds], 0, 100)  # an accuracy, whatever t says with two seeds
+    full["acc_high"] = np.clip([b[1] for b in bounds], 0, 100)
     return full.sort_values(["model", "setting", "params"]).reset_index(drop=True)
 
 
@@ -86,11 +87,12 @@ def equal_budget(arms: pd.DataFrame, describe_data: str) -> Table | None:
                f"measured at several widths (model.width_mult), interpolated linearly in log-params between the two "
                f"nearest measured budgets, never extrapolated (a dash: outside the family's measured range). "
                f"Brackets: 95% interval carried through the interpolation (variances weighted, Welch-Satterthwaite "
-               f"degrees of freedom; {seed_note(curves)}). Bold: the best family at a budget, only where it beats "
-               f"the runner-up (Welch's t-test on the interpolated means, Holm-adjusted over the budgets, p < 0.05).")
+               f"degrees of freedom, clipped to [0, 100]; none where the runs did not vary; {seed_note(curves)}). "
+               f"Bold: the best family at a budget, only where it beats the runner-up (Welch's t-test on the interpolated means, Holm-adjusted over the budgets, p < 0.05).")
     return Table("equal_budget", text, best, caption)
 
 
 def cell(value: tuple[float, ...]) -> str:
-    estimate, low, high = value[:3]
+    """``85.12 [83.90, 86.34]``: the interval clipped to what an accuracy can be; no interval where nothing varied."""
+    estimate, low, high = value[0], *np.clip(value[1:3], 0, 100)
     return num(estimate, ".2f") + ("" if np.isnan(low) else f" [{num(low, '.2f')}, {num(high, '.2f')}]")

@@ -61,7 +61,9 @@ def log_axis(ax: Axes) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-MATCHED_MARKERS = {"add_matched": "^", "no_links_matched": "v", "add_matched_macs": "<", "no_links_matched_macs": ">"}
+# Open markers of matched arms, shapes no family line uses (families: FAMILY_MARKERS, filled).
+MATCHED_MARKERS = {"add_matched": "P", "no_links_matched": "X", "add_matched_macs": "*", "no_links_matched_macs": "h"}
+FAMILY_MARKERS = ["o", "s", "^", "D", "v", "<", ">", "p", "8"]
 
 
 def accuracy_vs_cost(arms: pd.DataFrame, cost: str, xlabel: str) -> Figure:
@@ -71,7 +73,7 @@ def accuracy_vs_cost(arms: pd.DataFrame, cost: str, xlabel: str) -> Figure:
     """
     curves = family_curves(arms)
     matched = arms[arms["ablation"].astype(str).isin(list(MATCHED_MARKERS)) & arms["acc_mean"].notna()]
-    fig = new_figure(2.6)
+    fig = new_figure(3.1)
     ax = fig.add_subplot()
     div, suffix = unit(pd.concat([curves[cost], matched[cost]]))
     handles = []
@@ -79,7 +81,8 @@ def accuracy_vs_cost(arms: pd.DataFrame, cost: str, xlabel: str) -> Figure:
         color, x, y = PALETTE[i % len(PALETTE)], curve[cost].to_numpy(float) / div, curve["acc_mean"].to_numpy(float)
         err = np.vstack([y - curve["acc_low"], curve["acc_high"] - y])
         handles.append(ax.errorbar(x, y, yerr=err if np.isfinite(err).any() else None, ms=4, color=color, capsize=2,
-                                   fmt=f"{MARKERS[i % len(MARKERS)]}-", lw=1.0, elinewidth=0.8, label=family, zorder=2))
+                                   fmt=f"{FAMILY_MARKERS[i % len(FAMILY_MARKERS)]}-", lw=1.0, elinewidth=0.8,
+                                   label=family, zorder=2))
         mine = matched[(matched["model"] == curve["model"].iloc[0]) & (matched["setting"] == curve["setting"].iloc[0])]
         for _, arm in mine.iterrows():
             ax.plot(arm[cost] / div, arm["acc_mean"], MATCHED_MARKERS[str(arm["ablation"])], ms=5, mfc="white",
@@ -91,8 +94,9 @@ def accuracy_vs_cost(arms: pd.DataFrame, cost: str, xlabel: str) -> Figure:
     ax.set_xlabel(xlabel.format(unit=suffix))
     ax.set_ylabel("Test accuracy (%)")
     ax.grid(True, which="major", lw=0.3, alpha=0.5)
-    ax.legend(handles=handles, loc="best", handletextpad=0.3, borderaxespad=0.2, title_fontsize=6,
-              title="full arms: mean, 95% CI" + ("; open: matched" if len(handles) > curves["family"].nunique() else ""))
+    open_markers = "; open: matched arms" if len(handles) > curves["family"].nunique() else ""
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, handletextpad=0.3, columnspacing=1.0,
+               title_fontsize=6, title="full arms through their widths: mean, 95% CI" + open_markers)
     return fig
 
 

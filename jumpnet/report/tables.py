@@ -148,8 +148,8 @@ def architectures(arms: pd.DataFrame, describe_data: str) -> Table:
                f"({seed_note(full)}); n counts the completed runs, and runs that diverged, failed or never finished "
                f"are counted beside it. MACs: multiply-adds per image forward; C×H×W: the feature map entering "
                f"global pooling; size: fp32 weights; train time: mean per run. Width: model.width_mult. Bold: "
-               f"the lowest cost (at one width); the best accuracy only where {TEST_NAME} finds it above the runner-up's "
-               f"(p < 0.05).")
+               f"the lowest cost (at one width); the best accuracy only where {TEST_NAME} finds it above the "
+               f"runner-up's (p < 0.05).")
     return Table("architectures", text, best, caption)
 
 
@@ -159,7 +159,8 @@ def ablations(arms: pd.DataFrame, describe_data: str) -> Table:
     mdiv, mu = unit(arms["macs"])
     text = group_columns(arms, pd.DataFrame({"Model": arms["model"].astype(str).map(model_label),
                                              "Variant": arms.apply(variant_label, axis=1)}))
-    ci = [DASH if np.isnan(lo) else f"[{num(lo, '+.2f')}, {num(hi, '+.2f')}]" for lo, hi in zip(arms["ci_low"], arms["ci_high"])]
+    ci = [DASH if np.isnan(lo) else f"[{num(lo, '+.2f')}, {num(hi, '+.2f')}]"
+          for lo, hi in zip(arms["ci_low"], arms["ci_high"])]
     text = text.assign(**{
         "Test acc. (%)": [pm(m, s) for m, s in zip(arms["acc_mean"], arms["acc_std"])],
         "n": arms.apply(count_note, axis=1),
@@ -177,6 +178,7 @@ def ablations(arms: pd.DataFrame, describe_data: str) -> Table:
     caption = (f"Ablations on {describe_data}. Test accuracy: mean ± std over n seeds ({seed_note(arms)}); n counts "
                f"the completed runs, and runs that diverged, failed or never finished are counted beside it. "
                f"Δ: variant minus the full variant of the same model and width, with its 95% confidence interval "
+               f"(clipped to ±100) "
                f"and two-sided p-value from {TEST_NAME} across seeds (unequal variances); in parentheses the "
                f"p-value Holm-adjusted over the table's {tests} comparisons. Paired p: a paired t-test over the "
                f"seeds both arms completed (same split and batch order), Holm-adjusted in its own family. "
