@@ -175,12 +175,13 @@ def ablations(arms: pd.DataFrame, describe_data: str) -> Table:
     best["Test acc. (%)"] = arms["best"].to_numpy(bool)
     text.loc[text["Model"].eq(text["Model"].shift()), "Model"] = ""  # print each model's name once per block
     tests = int(arms["p"].notna().sum())
+    family = f"over the table's {tests} comparisons" if tests else "(no comparison here has two runs per arm)"
     caption = (f"Ablations on {describe_data}. Test accuracy: mean ± std over n seeds ({seed_note(arms)}); n counts "
                f"the completed runs, and runs that diverged, failed or never finished are counted beside it. "
                f"Δ: variant minus the full variant of the same model and width, with its 95% confidence interval "
                f"(clipped to ±100) "
                f"and two-sided p-value from {TEST_NAME} across seeds (unequal variances); in parentheses the "
-               f"p-value Holm-adjusted over the table's {tests} comparisons. Paired p: a paired t-test over the "
+               f"p-value Holm-adjusted {family}. Paired p: a paired t-test over the "
                f"seeds both arms completed (same split and batch order), Holm-adjusted in its own family. "
                f"A dash: no test (n < 2, or no variance in either arm). Matched variants (_matched: params, "
                f"_matched_macs: MACs) are built at the width in brackets, solved to equal the full variant's budget "
