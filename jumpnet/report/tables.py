@@ -37,7 +37,7 @@ class Table:
 
     def markdown(self) -> str:
         bold = self.text.mask(self.best, "**" + self.text + "**")
-        return bold.to_markdown(index=False, tablefmt="github")
+        return bold.to_markdown(index=False, tablefmt="github", disable_numparse=True)  # "26.20" stays "26.20"
 
     def latex(self) -> str:
         styler = self.text.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
