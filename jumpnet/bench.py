@@ -2,9 +2,10 @@
 
 Fast path: the split held on the device as uint8, batched crop/flip/normalize
 there (``BatchLoader``), channels_last, bf16 autocast on CUDA, optionally
-``torch.compile`` (``--compile``). Plain loop: torchvision transforms per image
-in DataLoader workers (``PlainLoader``), fp32, contiguous NCHW, as most CIFAR
-code is written. Both train through the same ``Trainer.train_step`` and are
+``torch.compile`` (``--compile [default|max-autotune|reduce-overhead]``; the
+warm-up epoch's time, ``warmup_s``, holds the compile time). Plain loop:
+torchvision transforms per image in DataLoader workers (``PlainLoader``), fp32,
+contiguous NCHW, as most CIFAR code is written. Both train through the same ``Trainer.train_step`` and are
 timed by the same ``jumpnet.throughput.ImageTimer`` that ``metrics.json``'s
 ``throughput`` comes from.
 
@@ -16,7 +17,7 @@ measured does not depend on pixel values), or the real training images when
 ``JUMPNET_DATA_ARCHIVE`` (or ``--archive``) names a CIFAR ImageFolder tar.
 
     python -m jumpnet.bench [--models jumpnet densenet] [--steps N] [--repeats N] [--device cpu|cuda]
-                            [--batch-size 128] [--compile] [--out reports/bench/bench.json]
+                            [--batch-size 128] [--compile [MODE]] [--out reports/bench/bench.json]
                             [--override model.stem=[4,8] ...]
 """
 from __future__ import annotations
@@ -25,24 +26,27 @@ import argparse
 import copy
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from jumpnet.compiling import COMPILE_MODES
 from jumpnet.configs import CONF_DIR, compose_config
 from jumpnet.data.loader import BatchLoader, channel_stats
 from jumpnet.data.plain import PlainLoader, default_workers
 from jumpnet.data.sources import synthetic_arrays
 from jumpnet.factory import build_model
+from jumpnet.hardware import device_label
 from jumpnet.measure import measure
+from jumpnet.measurements import TRAIN_FLOPS_PER_FORWARD
 from jumpnet.throughput import ImageTimer
 from jumpnet.train import Trainer
 
@@ -50,7 +54,6 @@ DEFAULT_MODELS = ("jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn")
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "reports" / "bench" / "bench.json"
 # CPU: a few minutes for all models on 2 cores (DenseNet-BC-100 trains ~19 img/s there).
 DEFAULTS = {"cpu": {"steps": 2, "repeats": 3}, "cuda": {"steps": 50, "repeats": 5}}
-TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward) per training image
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,7 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores available)")
     p.add_argument("--workers", type=int, default=None, help="plain loop's DataLoader workers (default min(2, cores))")
-    p.add_argument("--compile", action="store_true", help="torch.compile the fast path's model")
+    p.add_argument("--compile", nargs="?", const="default", default=None, choices=COMPILE_MODES, metavar="MODE",
+                   help="torch.compile the fast path's model: default (the mode when none is named), max-autotune "
+                        "or reduce-overhead (CUDA graphs)")
     p.add_argument("--archive", default=os.environ.get("JUMPNET_DATA_ARCHIVE"),
                    help="CIFAR ImageFolder tar to take images from (default $JUMPNET_DATA_ARCHIVE; else synthetic)")
     p.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides, e.g. model.stem=[4,8]")
@@ -103,15 +108,18 @@ def timed_epoch(trainer: Trainer) -> float:
     return timer.images_per_s
 
 
-def make_trainer(cfg, model: torch.nn.Module, loader, fast: bool, compile_: bool, ckpt: Path) -> Trainer:
+def make_trainer(cfg, model: torch.nn.Module, loader, fast: bool, compile_: str | None, ckpt: Path,
+                 backend: str = "inductor") -> Trainer:
     tcfg = copy.deepcopy(cfg.trainer)
-    tcfg.fast, tcfg.compile = fast, compile_
+    tcfg.fast, tcfg.compile = fast, compile_ or False
     tcfg.epochs = 10**6  # keep the lr schedule flat-ish: the bench never reaches its end
-    return Trainer(model, loader, None, tcfg, cfg.optimizer, ckpt)
+    return Trainer(model, loader, None, tcfg, cfg.optimizer, ckpt, compile_backend=backend)
 
 
-def bench_model(name: str, args: argparse.Namespace, device: torch.device, images: tuple) -> dict:
-    cfg = compose_config([f"model={name}", "logger=none", *args.override])
+def bench_model(name: str, args: argparse.Namespace, device: torch.device, images: tuple,
+                overrides: list[str] | None = None) -> dict:
+    """One model's row; ``overrides`` (default ``args.override``) are extra Hydra overrides for it."""
+    cfg = compose_config([f"model={name}", "logger=none", *(args.override if overrides is None else overrides)])
     x, y = images
     torch.manual_seed(0)
     model = build_model(cfg)
@@ -125,7 +133,9 @@ def bench_model(name: str, args: argparse.Namespace, device: torch.device, image
     plain_loader = PlainLoader(x, y, args.batch_size, num_workers=args.workers, **common)
     with tempfile.TemporaryDirectory() as tmp:
         paths = {"fast": (fast_model, fast_loader, True, args.compile), "plain": (plain_model, plain_loader, False, False)}
-        trainers = {k: make_trainer(cfg, m, ld, f, c, Path(tmp) / f"{k}.pt") for k, (m, ld, f, c) in paths.items()}
+        backend = getattr(args, "compile_backend", "inductor")
+        trainers = {k: make_trainer(cfg, m, ld, f, c, Path(tmp) / f"{k}.pt", backend)
+                    for k, (m, ld, f, c) in paths.items()}
         runs: dict[str, list[float]] = {"fast": [], "plain": []}
         warmup_s, memory = {}, {}
         for path, trainer in trainers.items():
@@ -181,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.benchmark = True
     models = args.models or [m for m in DEFAULT_MODELS if (CONF_DIR / "model" / f"{m}.yaml").exists()]
     x, y, source = bench_images(args.steps * args.batch_size, args.archive)
-    dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})"
+    dev_name = device_label(device, torch.get_num_threads())
     print(f"bench on {dev_name}, {torch.get_num_threads()} threads, batch {args.batch_size}, {args.steps} steps x "
           f"{args.repeats} repeats (+{args.warmup} warm-up) per path; plain loop with "
           f"{default_workers() if args.workers is None else args.workers} workers; data: {source}", flush=True)
@@ -200,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     md = table(rows, device) if rows else "(no model measured)"
     print(md)
     record = {"device": dev_name, "device_type": device.type, "torch": torch.__version__,
+              "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "threads": torch.get_num_threads(), "batch_size": args.batch_size, "steps": args.steps,
-              "repeats": args.repeats, "warmup_epochs": args.warmup, "compile": args.compile,
+              "repeats": args.repeats, "warmup_epochs": args.warmup, "compile": args.compile or False,
               "plain_workers": default_workers() if args.workers is None else args.workers,
               "data": source, "overrides": args.override, "statistic": "median of repeats",
               "train_flops_per_image": f"{TRAIN_FLOPS_PER_FORWARD} x forward FLOPs (torch.utils.flop_counter)",

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
+from jumpnet.compiling import compile_mode
 from jumpnet.factory import check_config as check_model_ablation
 from jumpnet.optim import SCHEDULES
 
@@ -31,6 +32,12 @@ def check_run_config(cfg: DictConfig) -> None:
     _require(0 <= float(t.label_smoothing) < 1, f"trainer.label_smoothing={t.label_smoothing} must be in [0, 1)")
     _require(t.device in ("auto", "cpu", "cuda"), f"trainer.device={t.device!r} must be auto, cpu or cuda")
     _require(t.progress in ("auto", "bar", "log", "none"), f"trainer.progress={t.progress!r}: use auto, bar, log or none")
+    try:
+        compile_mode(t.get("compile", False))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    _require(int(t.get("runs_per_gpu", 1)) >= 1,
+             f"trainer.runs_per_gpu={t.get('runs_per_gpu')} must be >= 1 (runs sharing one GPU at once)")
     _require(int(t.get("init_draws", 1)) >= 1, f"trainer.init_draws={t.get('init_draws')} must be >= 1")
     _require(int(d.val_size) >= 0, f"data.val_size={d.val_size} must be >= 0 (0 selects the last epoch)")
     for key in ("train_subset", "test_subset"):
@@ -43,19 +50,20 @@ def check_run_config(cfg: DictConfig) -> None:
     _require(int(d.crop_padding) >= 0, f"data.crop_padding={d.crop_padding} must be >= 0 (0 turns cropping off)")
 
 
-def resolve_device(setting: str) -> torch.device:
+def resolve_device(setting: str, runs_per_gpu: int = 1) -> torch.device:
     """The device a job trains on; checked where the job runs (a login node may have no GPU).
 
-    With several GPUs visible, the job claims a free one (``jumpnet.gpus``): one run per GPU.
+    With several GPUs visible, or several runs allowed per GPU (``trainer.runs_per_gpu``),
+    the job claims a free slot on the least busy GPU (``jumpnet.gpus``).
     """
     if setting == "auto":
         setting = "cuda" if torch.cuda.is_available() else "cpu"
     _require(setting != "cuda" or torch.cuda.is_available(),
              "trainer.device=cuda but no CUDA device is visible here; use trainer.device=auto or cpu")
-    if setting == "cuda" and torch.cuda.device_count() > 1:
+    if setting == "cuda" and (torch.cuda.device_count() > 1 or runs_per_gpu > 1):
         from jumpnet.gpus import claim_gpu
 
-        index = claim_gpu(torch.cuda.device_count())
+        index = claim_gpu(torch.cuda.device_count(), per_gpu=runs_per_gpu)
         torch.cuda.set_device(index)
         return torch.device("cuda", index)
     return torch.device(setting)

@@ -31,7 +31,7 @@ from jumpnet.lottery import init_lottery
 from jumpnet.measure import measure
 from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, lock_run, read_metrics, run_status, write_json_atomic
 from jumpnet.tracking import make_tracker
-from jumpnet.train import Trainer, evaluate
+from jumpnet.train import Trainer
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def archive_previous(run_dir: Path, with_checkpoint: bool) -> None:
 
 
 def train_and_test(cfg: DictConfig, run_dir: Path, record: dict) -> dict:
-    device = resolve_device(cfg.trainer.device)
+    device = resolve_device(cfg.trainer.device, int(cfg.trainer.get("runs_per_gpu", 1)))
     set_threads(cfg.trainer.threads)
     torch.backends.cudnn.benchmark = bool(cfg.trainer.fast)  # autotune convolutions for fixed shapes
     seed_everything(int(cfg.seed))
@@ -117,7 +117,7 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict) -> dict:
                       best_epoch=fit.best_epoch, train_time_s=round(fit.train_time_s, 3),
                       throughput=round(fit.throughput, 2), resumed_from_epoch=fit.resumed_from, notes=fit.notes)
         if fit.status == "completed":
-            record["test_loss"], record["test_acc"] = evaluate(model, test, trainer.mixed)  # once, selected weights
+            record["test_loss"], record["test_acc"] = trainer.evaluate(test)  # once, selected weights
             log.info(f"Test ({len(splits.y_test)} images, weights of epoch {fit.best_epoch}): "
                      f"acc {record['test_acc']:.4f} loss {record['test_loss']:.4f}")
         tracker.summary(record)

@@ -4,6 +4,7 @@
   so one command sweeps ``models x variants`` and runs only the valid arms;
   and drops a variant that builds the same network as another in the grid
   (``concat`` on a model whose own merge is concat is its ``full`` arm).
+  The arms come from ``jumpnet.arms``, which ``make plan`` and ``make status`` share.
 - Skips runs whose folder already holds a completed ``metrics.json``, so
   re-running a sweep does only the unfinished work (interrupted runs resume
   from their checkpoint inside the job).
@@ -49,33 +50,26 @@ class ValidGridSweeper(BasicSweeper):
         return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
 
     def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
-        from jumpnet.checks import check_run_config
-        from jumpnet.network import AblationError
+        from jumpnet.arms import enumerate_arms
         from jumpnet.runfolder import run_status
 
         jobs = BasicSweeper.split_arguments(overrides, None)[0]
         kept: List[List[str]] = []
-        networks: Dict[tuple, str] = {}
-        for job in jobs:
-            cfg = self._job_config(job)
-            try:
-                check_run_config(cfg)
-            except AblationError as err:
-                log.warning(f"Not a valid arm, left out of the grid: {' '.join(job)} ({err})")
+        for arm in enumerate_arms(jobs, self._job_config):
+            if arm.kind == "bad_config":  # bad input: stop before any job starts
+                raise HydraException(f"Job {arm.label}: {arm.reason}")
+            if arm.kind == "invalid":
+                log.warning(f"Not a valid arm, left out of the grid: {arm.label} ({arm.reason})")
                 continue
-            except ValueError as err:  # bad input: stop before any job starts
-                raise HydraException(f"Job {' '.join(job)}: {err}") from err
-            same = self._same_network_as(cfg, job, networks)
-            if same:
-                log.info(f"Left out: {' '.join(job)} builds the same network as {same}")
+            if arm.kind == "duplicate":
+                log.info(f"Left out: {arm.label} {arm.reason}")
                 continue
-            run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
-            self.run_dirs.append(run_dir)
-            if run_status(run_dir) == "completed" and not cfg.trainer.get("overwrite", False):
-                log.info(f"Already completed, skipped: {run_dir}")
-                self.skipped_done.append(run_dir)
+            self.run_dirs.append(arm.run_dir)
+            if run_status(arm.run_dir) == "completed" and not arm.cfg.trainer.get("overwrite", False):
+                log.info(f"Already completed, skipped: {arm.run_dir}")
+                self.skipped_done.append(arm.run_dir)
                 continue
-            kept.append(job)
+            kept.append(arm.overrides)
         if not self.run_dirs:
             raise HydraException("No valid run in this sweep: every grid point was an unsupported model x ablation.")
         log.info(f"Sweep: {len(self.run_dirs)} runs, {len(self.skipped_done)} already completed, "
@@ -85,20 +79,6 @@ class ValidGridSweeper(BasicSweeper):
         if max_batch_size is None:
             return [kept]
         return list(BasicSweeper.split_overrides_to_chunks(kept, max_batch_size))
-
-    @staticmethod
-    def _same_network_as(cfg: Any, job: Sequence[str], seen: Dict[tuple, str]) -> Optional[str]:
-        """The earlier job that trains the identical configuration once the ablation is resolved, if any."""
-        from jumpnet.factory import model_class
-
-        ab, cls = cfg.ablation, model_class(cfg)
-        merge = cls.check_ablation(bool(ab.links), ab.merge, ab.get("head"))
-        rest = tuple(o for o in job if not o.startswith(("ablation=", "ablation.")))
-        key = rest + (bool(ab.links), merge, cls.resolve_head(ab.get("head")))
-        if key in seen:
-            return seen[key]
-        seen[key] = " ".join(job)
-        return None
 
     def sweep(self, arguments: List[str]) -> Any:
         returns = super().sweep(arguments)
