@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from jumpnet.arms import Arm, NotAGridSweep, load_sweep
 from jumpnet.hardware import device_label
 from jumpnet.measurements import REPORTS_DIR, TRAIN_FLOPS_PER_FORWARD, Figure, concurrency_levels, load_figures, pick
-from jumpnet.status import run_state
+from jumpnet.status import run_state, shorten
 
 KNOWN_SIZES = {"cifar10": (50_000, 10_000), "cifar100": (50_000, 10_000)}  # (train, test) images
 
@@ -143,6 +143,11 @@ def plan(overrides: list[str], device_name: str | None = None, reports: Path = R
     df = pd.DataFrame(rows)
     out = [f"Plan of {master.name} ({len(arms)} grid points: {len(runs)} arms to keep, "
            f"{len(arms) - len(runs)} left out) in {master.hydra.sweep.dir}"]
+    prefix, _ = shorten([a.name for a in arms])
+    if prefix:  # the override levels every arm shares: said once, not on every row
+        out[0] += f", all in {prefix}/"
+        if rows:
+            df["arm"] = df["arm"].map(lambda name: Path(name).name)
     if rows:
         shown = df[["arm", "status", "epochs", "PFLOP", "est. time"]].copy()
         shown["PFLOP"] = shown["PFLOP"].map(fmt_pflop)
@@ -151,7 +156,8 @@ def plan(overrides: list[str], device_name: str | None = None, reports: Path = R
     left_out = [a for a in arms if a.left_out]
     if left_out:
         out.append(f"\nLeft out ({len(left_out)}):")
-        out += [f"  {a.name}: {a.why}" for a in left_out]
+        out += [f"  {Path(a.name).name if prefix else a.name}: {a.why.replace(prefix + '/', '') if prefix else a.why}"
+                for a in left_out]
     out += ["", *totals(df, device_name, reports)] if rows else ["", "Totals: no arm to run."]
     return "\n".join(out)
 

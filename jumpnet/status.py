@@ -70,6 +70,15 @@ def preset_overrides(root: Path) -> list[str] | None:
     return [o for o in overrides if not o.startswith("hydra.sweep.dir=")] + [f"hydra.sweep.dir={root}"]
 
 
+def shorten(names: list[str]) -> tuple[str, list[str]]:
+    """The folder all ``names`` share (often the override levels, long) and the names below it."""
+    parents = {str(Path(n).parent) for n in names}
+    if len(parents) != 1 or parents == {"."}:  # nothing shared (or nothing at all)
+        return "", names
+    (prefix,) = parents
+    return prefix, [Path(n).name for n in names]
+
+
 def fmt_acc(value) -> str:
     return "" if value is None else f"{value:.4f}"
 
@@ -109,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.sweep} is not a folder; pass a sweep's folder, e.g. experiments/smoke", file=sys.stderr)
         return 2
     table, waiting, note = status_table(args.sweep)
-    print(f"Sweep {args.sweep}: {len(table)} run folder(s)")
+    prefix, short = shorten((list(table["run"]) if len(table) else []) + waiting)
+    if prefix:
+        waiting = short[len(table):]
+        if len(table):
+            table["run"] = short[:len(table)]
+    print(f"Sweep {args.sweep}: {len(table)} run folder(s)" + (f", all in {prefix}/" if prefix else ""))
     if len(table):
         print(table.to_markdown(index=False, disable_numparse=True))
         counts = table["status"].value_counts()
@@ -118,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Not started: unknown ({note})")
     else:
         print(f"Not started: {len(waiting)} arm(s) of the preset" + (":" if waiting else ""))
-        for label in waiting:
-            print(f"  {label}")
+        for name in waiting:
+            print(f"  {name}")
     return 0
 
 

@@ -19,9 +19,9 @@ GRID = ["model=tiny_jumpnet,tiny_resnet_v2", "ablation=full,concat", "seed=0", *
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
-    """The plan's table by run folder name (the arm column is ``<override levels>/<model>-<ablation>-s<seed>``)."""
-    rows = [line.strip("|").split("|") for line in text.splitlines() if "/tiny_" in line and line.startswith("|")]
-    return {cells[0].strip().rsplit("/", 1)[-1]: [c.strip() for c in cells[1:]] for cells in rows}
+    """The plan's table by run folder name (override levels shared by all arms are named once, above it)."""
+    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| tiny_")]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
 
 
 def write_bench(reports, device: str, img_s: float) -> None:
@@ -42,8 +42,9 @@ def test_plan_prices_every_arm_says_why_some_are_left_out_and_creates_nothing(ex
     # 192 training images (256 - 64 held out), batch 128: one batch of 128 an epoch (the ragged 64 dropped)
     assert status == "to run" and epochs == "2" and float(pflop) == pytest.approx(3 * TINY_FLOPS * 128 * 2 / 1e15, 1e-3)
     assert estimate == "no measurement for this device"
-    assert "/tiny_jumpnet-concat-s0: builds the same network as data." in text
-    assert "/tiny_resnet_v2-concat-s0: not a valid arm: ResNetV2 cannot merge its links by 'concat'" in text
+    assert "all in data.test_size=128,data.train_size=256,data.val_size=64,data=synthetic,trainer.epochs=2/" in text
+    assert "  tiny_jumpnet-concat-s0: builds the same network as tiny_jumpnet-full-s0\n" in text
+    assert "  tiny_resnet_v2-concat-s0: not a valid arm: ResNetV2 cannot merge its links by 'concat'" in text
     assert "Totals: 2 arms (2 to run)." in text and "Estimated time: no measurement for this device" in text
 
 
