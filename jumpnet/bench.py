@@ -1,9 +1,9 @@
 """``make bench``: training images/s of each model, fast path vs a plain PyTorch loop, in one process.
 
 Fast path: the split held on the device as uint8, batched crop/flip/normalize
-there (``BatchLoader``), channels_last, bf16 autocast on CUDA, optionally
-``torch.compile`` (``--compile [default|max-autotune|reduce-overhead]``; the
-warm-up epoch's time, ``warmup_s``, holds the compile time). Plain loop:
+there (``BatchLoader``), channels_last, bf16 autocast on CUDA; with ``--compile
+MODE ...`` also the fast path under each ``torch.compile`` mode (its warm-up
+epoch's time, ``warmup_s``, holds the compile time). Plain loop:
 torchvision transforms per image in DataLoader workers (``PlainLoader``), fp32,
 contiguous NCHW, as most CIFAR code is written. Both train through the same ``Trainer.train_step`` and are
 timed by the same ``jumpnet.throughput.ImageTimer`` that ``metrics.json``'s
@@ -11,13 +11,13 @@ timed by the same ``jumpnet.throughput.ImageTimer`` that ``metrics.json``'s
 
 Per model: one warm-up epoch of ``--steps`` batches per path (worker start-up,
 allocator, cuDNN/compile), then ``--repeats`` timed epochs per path,
-alternating fast and plain so that load from other jobs hits both alike; the
+alternating the paths so that load from other jobs hits them alike; the
 median is reported. Data: seeded synthetic uint8 CIFAR-shaped images (what is
 measured does not depend on pixel values), or the real training images when
 ``JUMPNET_DATA_ARCHIVE`` (or ``--archive``) names a CIFAR ImageFolder tar.
 
     python -m jumpnet.bench [--models jumpnet densenet] [--steps N] [--repeats N] [--device cpu|cuda]
-                            [--batch-size 128] [--compile [MODE]] [--out reports/bench/bench.json]
+                            [--batch-size 128] [--compile [MODE ...]] [--out reports/bench/bench.json]
                             [--override model.stem=[4,8] ...]
 """
 from __future__ import annotations
@@ -66,14 +66,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores available)")
     p.add_argument("--workers", type=int, default=None, help="plain loop's DataLoader workers (default min(2, cores))")
-    p.add_argument("--compile", nargs="?", const="default", default=None, choices=COMPILE_MODES, metavar="MODE",
-                   help="torch.compile the fast path's model: default (the mode when none is named), max-autotune "
-                        "or reduce-overhead (CUDA graphs)")
+    p.add_argument("--compile", nargs="*", default=None, choices=COMPILE_MODES, metavar="MODE",
+                   help="also time the fast path compiled in each MODE (default, max-autotune, reduce-overhead; "
+                        "default when none is named), alternating with the eager paths")
     p.add_argument("--archive", default=os.environ.get("JUMPNET_DATA_ARCHIVE"),
                    help="CIFAR ImageFolder tar to take images from (default $JUMPNET_DATA_ARCHIVE; else synthetic)")
     p.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides, e.g. model.stem=[4,8]")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON written here; the table beside it as .md")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.compile == []:  # --compile alone
+        args.compile = ["default"]
+    return args
 
 
 def bench_images(n: int, archive: str | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -132,11 +135,12 @@ def bench_model(name: str, args: argparse.Namespace, device: torch.device, image
     fast_loader = BatchLoader(x, y, args.batch_size, channels_last=True, **common)
     plain_loader = PlainLoader(x, y, args.batch_size, num_workers=args.workers, **common)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {"fast": (fast_model, fast_loader, True, args.compile), "plain": (plain_model, plain_loader, False, False)}
+        paths = {"fast": (fast_model, fast_loader, True, None), "plain": (plain_model, plain_loader, False, None),
+                 **{mode: (copy.deepcopy(fast_model), fast_loader, True, mode) for mode in args.compile or []}}
         backend = getattr(args, "compile_backend", "inductor")
         trainers = {k: make_trainer(cfg, m, ld, f, c, Path(tmp) / f"{k}.pt", backend)
                     for k, (m, ld, f, c) in paths.items()}
-        runs: dict[str, list[float]] = {"fast": [], "plain": []}
+        runs: dict[str, list[float]] = {path: [] for path in paths}
         warmup_s, memory = {}, {}
         for path, trainer in trainers.items():
             started = time.perf_counter()
@@ -144,7 +148,7 @@ def bench_model(name: str, args: argparse.Namespace, device: torch.device, image
                 timed_epoch(trainer)
             warmup_s[path] = round(time.perf_counter() - started, 2)
         for _ in range(args.repeats):
-            for path, trainer in trainers.items():  # alternating: fast, plain, fast, plain, ...
+            for path, trainer in trainers.items():  # alternating: fast, plain(, compiled), fast, plain, ...
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats(device)
                 runs[path].append(timed_epoch(trainer))
@@ -157,7 +161,12 @@ def bench_model(name: str, args: argparse.Namespace, device: torch.device, image
            "fast_runs": [round(v, 2) for v in runs["fast"]], "plain_runs": [round(v, 2) for v in runs["plain"]],
            "warmup_s": warmup_s}
     for path, mem in memory.items():
-        row.update({f"{path}_{k}": v for k, v in mem.items()})
+        if path in ("fast", "plain"):
+            row.update({f"{path}_{k}": v for k, v in mem.items()})
+    if args.compile:  # warmup_s[mode] holds the compile time
+        row["compiled"] = {mode: {"img_s": round(statistics.median(runs[mode]), 2),
+                                  "runs": [round(v, 2) for v in runs[mode]], "warmup_s": warmup_s[mode],
+                                  "x_eager": round(statistics.median(runs[mode]) / fast, 3)} for mode in args.compile}
     return row
 
 
@@ -171,6 +180,10 @@ def table(rows: list[dict], device: torch.device) -> str:
     formats = {"params": "{:,}", "flops": "{:.3f}", "fast_img_s": "{:.1f}", "plain_img_s": "{:.1f}", "ratio": "{:.2f}",
                "fast_tflops": "{:.4f}", "plain_tflops": "{:.4f}"}
     df["flops"] = df["flops"] / 1e9
+    for mode in (rows[0].get("compiled") or {}):
+        cols[f"{mode}_img_s"] = f"{mode} img/s"
+        formats[f"{mode}_img_s"] = "{:.1f}"
+        df[f"{mode}_img_s"] = [r["compiled"][mode]["img_s"] for r in rows]
     for col in df:
         fmt = formats.get(col, "{:.0f}" if col.endswith("_mib") else None)
         if fmt:
@@ -205,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: FAILED {failed[-1]['error']}", file=sys.stderr, flush=True)
             continue
         rows.append(row)
+        compiled = "".join(f"; {mode} {c['img_s']:.1f} img/s, x{c['x_eager']:.2f} of eager, warm-up {c['warmup_s']} s "
+                           f"(runs {c['runs']})" for mode, c in (row.get("compiled") or {}).items())
         print(f"  {name}: fast {row['fast_img_s']:.1f} img/s, plain {row['plain_img_s']:.1f} img/s, "
-              f"x{row['ratio']:.2f} (runs {row['fast_runs']} vs {row['plain_runs']})", flush=True)
+              f"x{row['ratio']:.2f} (runs {row['fast_runs']} vs {row['plain_runs']}){compiled}", flush=True)
     md = table(rows, device) if rows else "(no model measured)"
     print(md)
     record = {"device": dev_name, "device_type": device.type, "torch": torch.__version__,

@@ -40,8 +40,10 @@ def _bench_figures(record: dict, source: str) -> list[Figure]:
     for row in record.get("models", []):
         common = dict(device=record.get("device", ""), model=row["model"], flops=int(row["flops"]),
                       measured_at=record.get("measured_at", ""), source=source)
-        out.append(Figure(fast=True, compile=record.get("compile") or None, img_s=row["fast_img_s"], **common))
+        out.append(Figure(fast=True, compile=None, img_s=row["fast_img_s"], **common))
         out.append(Figure(fast=False, compile=None, img_s=row["plain_img_s"], **common))
+        for mode, compiled in (row.get("compiled") or {}).items():  # bench --compile MODE ...
+            out.append(Figure(fast=True, compile=mode, img_s=compiled["img_s"], **common))
     return out
 
 

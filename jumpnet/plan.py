@@ -25,6 +25,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jumpnet.arms import Arm, NotAGridSweep, load_sweep
+from jumpnet.compiling import compile_mode
 from jumpnet.hardware import device_label
 from jumpnet.measurements import REPORTS_DIR, TRAIN_FLOPS_PER_FORWARD, Figure, concurrency_levels, load_figures, pick
 from jumpnet.status import run_state, shorten
@@ -41,7 +42,9 @@ def split_sizes(data: DictConfig) -> tuple[int, int, int] | None:
     else:
         return None
     val = int(data.val_size)
-    train = total_train - val if data.get("train_subset") is None else min(total_train - val, int(data.train_subset))
+    train = max(0, total_train - val)
+    if data.get("train_subset") is not None:
+        train = min(train, int(data.train_subset))
     test = total_test if data.get("test_subset") is None else min(total_test, int(data.test_subset))
     return train, val, test
 
@@ -121,8 +124,7 @@ def price_arm(arm: Arm, flops: ForwardFlops, figures: list[Figure], device_name:
     pflop = TRAIN_FLOPS_PER_FORWARD * fwd * per_epoch * epochs / 1e15
     row.update({"PFLOP": pflop, "_pflop": pflop, "_left_pflop": pflop * left / epochs})
     device = arm_device(cfg, device_name)
-    compile_mode = None if t.get("compile") in (None, False, "false") else ("default" if t.compile is True else t.compile)
-    figure = pick(figures, device, cfg.model.name, bool(t.get("fast", True)), compile_mode)
+    figure = pick(figures, device, cfg.model.name, bool(t.get("fast", True)), compile_mode(t.get("compile")))
     if figure is None:
         on_device = any(f.device == device for f in figures)
         row["est. time"] = f"no measurement of {cfg.model.name} on {device}" if on_device else \
@@ -156,16 +158,15 @@ def plan(overrides: list[str], device_name: str | None = None, reports: Path = R
     left_out = [a for a in arms if a.left_out]
     if left_out:
         out.append(f"\nLeft out ({len(left_out)}):")
-        out += [f"  {Path(a.name).name if prefix else a.name}: {a.why.replace(prefix + '/', '') if prefix else a.why}"
-                for a in left_out]
+        strip = (lambda text: text.replace(prefix + "/", "")) if prefix else (lambda text: text)
+        out += [f"  {strip(a.name)}: {strip(a.why)}" for a in left_out]
     out += ["", *totals(df, device_name, reports)] if rows else ["", "Totals: no arm to run."]
     return "\n".join(out)
 
 
 def totals(df: pd.DataFrame, device_name: str | None, reports: Path) -> list[str]:
-    kinds = df["status"].str.split(" ").str[0].value_counts()
-    counts = ", ".join(f"{kinds.get(k, 0)} {k}" for k in ("done", "to", "running", "failed", "diverged")
-                       if kinds.get(k, 0)).replace(" to", " to run")
+    kinds = df["status"].str.split(" ").str[0].replace("to", "to run").value_counts()
+    counts = ", ".join(f"{kinds[k]} {k}" for k in ("done", "to run", "running", "failed", "diverged") if k in kinds)
     lines = [f"Totals: {len(df)} arms ({counts}).",
              f"Training compute: {fmt_pflop(df['_pflop'].sum())} PFLOP in all, "
              f"{fmt_pflop(df['_left_pflop'].sum())} PFLOP still to run."]
@@ -179,8 +180,8 @@ def totals(df: pd.DataFrame, device_name: str | None, reports: Path) -> list[str
     levels = concurrency_levels(df.loc[timed, "_device"].iloc[0], reports)
     if levels:
         best = max(levels, key=levels.get)
-        lines.append(f"With trainer.runs_per_gpu={best} (gpu-check measured {levels[best]:.2f}x aggregate for JumpNet): "
-                     f"about {fmt_time(df['_left_s'].sum() / levels[best])} still to run per GPU.")
+        lines.append(f"With trainer.runs_per_gpu={best} (gpu-check measured {levels[best]:.2f}x aggregate for "
+                     f"JumpNet): about {fmt_time(df['_left_s'].sum() / levels[best])} still to run per GPU.")
     return lines
 
 
@@ -188,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m jumpnet.plan", description=__doc__.split("\n\n")[0])
     p.add_argument("overrides", nargs="*", help="the sweep's overrides, as for run.py -m (e.g. experiment=ablation)")
     p.add_argument("--device-name", default=None, help="estimate for this device's figures instead of this machine's")
-    p.add_argument("--reports", type=Path, default=REPORTS_DIR, help="where bench/gpu-check records are (default reports/)")
+    p.add_argument("--reports", type=Path, default=REPORTS_DIR,
+                   help="where bench/gpu-check records are (default reports/)")
     args = p.parse_args(argv)
     try:
         print(plan(args.overrides, args.device_name, args.reports))

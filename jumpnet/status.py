@@ -89,10 +89,10 @@ def status_table(root: Path) -> tuple[pd.DataFrame, list[str], str | None]:
     rows = []
     for run_dir in run_folders(root):
         state, total = run_state(run_dir), planned_epochs(run_dir)
-        done = "" if state["epochs_done"] is None else str(state["epochs_done"])
-        updated = "" if state["updated"] is None else datetime.fromtimestamp(state["updated"]).strftime("%Y-%m-%d %H:%M")
+        updated = "" if state["updated"] is None else datetime.fromtimestamp(state["updated"]).strftime(
+            "%Y-%m-%d %H:%M")
         rows.append({"run": str(run_dir.relative_to(root)), "status": state["status"],
-                     "epochs": f"{done or 0}/{total or '?'}", "best val": fmt_acc(state["best_val_acc"]),
+                     "epochs": f"{state['epochs_done'] or 0}/{total or '?'}", "best val": fmt_acc(state["best_val_acc"]),
                      "test acc": fmt_acc(state["test_acc"]), "last update": updated,
                      "requeues": "" if state["requeued"] is None else str(state["requeued"])})
     overrides = preset_overrides(root)

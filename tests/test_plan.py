@@ -11,6 +11,7 @@ from jumpnet import plan
 from jumpnet.arms import load_sweep
 from jumpnet.configs import compose_config
 from jumpnet.hardware import cpu_label
+from jumpnet.measurements import concurrency_levels, load_figures, pick
 from tests.conftest import ROOT, TINY_DATA, WITH_TEST_CONF
 
 TINY_FLOPS = 3_826_304  # tiny_jumpnet's forward FLOPs per image (python -m jumpnet.describe)
@@ -72,15 +73,45 @@ def test_plan_estimates_from_figures_of_the_same_device_and_reads_each_arms_stat
 @pytest.mark.parametrize("state,label", [
     ({"status": "completed", "epochs_done": 3}, "done"), ({"status": "diverged", "epochs_done": 1}, "diverged"),
     ({"status": "failed", "epochs_done": 0}, "failed (retried by the next sweep)"),
-    ({"status": "running", "epochs_done": 2}, "running (epoch 2/3)"), ({"status": "new", "epochs_done": None}, "to run"),
+    ({"status": "running", "epochs_done": 2}, "running (epoch 2/3)"),
+    ({"status": "new", "epochs_done": None}, "to run"),
 ])
 def test_status_labels(state, label):
     assert plan.status_label(state, 3, overwrite=False) == label
 
 
 def test_the_quick_preset_is_the_full_grid_on_a_short_schedule():
-    presets = {name: OmegaConf.load(ROOT / "conf" / "experiment" / f"{name}.yaml") for name in ("ablation", "ablation_quick")}
+    presets = {name: OmegaConf.load(ROOT / "conf" / "experiment" / f"{name}.yaml")
+               for name in ("ablation", "ablation_quick")}
     assert presets["ablation_quick"].hydra.sweeper.params == presets["ablation"].hydra.sweeper.params  # grid, seeds
     quick = compose_config(["experiment=ablation_quick"])
     assert quick.trainer.epochs == 30 and quick.trainer.schedule == "onecycle" and quick.trainer.label_smoothing > 0
     assert quick.data.val_size == 5000 and quick.data.train_subset is None and quick.data.test_subset is None
+
+
+def test_figures_come_from_bench_and_gpu_check_records_of_the_same_device(tmp_path):
+    bench = {"device": "cpu (X, 2 threads)", "measured_at": "2026-01-01T00:00:00+00:00", "overrides": [],
+             "models": [{"model": "jumpnet", "flops": 10, "fast_img_s": 100.0, "plain_img_s": 50.0,
+                         "compiled": {"default": {"img_s": 150.0}}}]}
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "bench.json").write_text(json.dumps(bench))
+    sections = [{"name": "models", "status": "ok", "result": {"overrides": {}, "models": bench["models"]}},
+                {"name": "compile:reduce-overhead", "status": "ok",
+                 "result": {"model": "jumpnet", "mode": "reduce-overhead", "img_s": 900.0, "flops": 10}},
+                {"name": "compile:max-autotune", "status": "timed out", "result": None},
+                {"name": "concurrency", "status": "ok", "result": {"levels": [{"runs": 1, "speedup": 1.0},
+                                                                              {"runs": 4, "speedup": 2.5}]}}]
+    for name, tiny in (("h100", False), ("tiny", True)):
+        (tmp_path / "gpu" / name).mkdir(parents=True)
+        (tmp_path / "gpu" / name / "gpucheck.json").write_text(json.dumps(
+            {"device": "H100", "tiny": tiny, "measured_at": "2026-02-01T00:00:00+00:00", "sections": sections}))
+    figures = load_figures(tmp_path)
+    assert sorted((f.device, f.fast, str(f.compile), f.img_s) for f in figures) == [
+        ("H100", False, "None", 50.0), ("H100", True, "None", 100.0), ("H100", True, "default", 150.0),
+        ("H100", True, "reduce-overhead", 900.0),
+        ("cpu (X, 2 threads)", False, "None", 50.0), ("cpu (X, 2 threads)", True, "None", 100.0),
+        ("cpu (X, 2 threads)", True, "default", 150.0)]  # the tiny check and the timed-out section give none
+    assert pick(figures, "H100", "jumpnet", True, "reduce-overhead").img_s == 900.0
+    assert pick(figures, "H100", "jumpnet", True, None).img_s == 100.0
+    assert pick(figures, "H200", "jumpnet", True, None) is None
+    assert concurrency_levels("H100", tmp_path) == {1: 1.0, 4: 2.5}

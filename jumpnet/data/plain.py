@@ -58,7 +58,8 @@ class ArrayDataset(Dataset):
 
 class PlainLoader:
     """A ``DataLoader`` over one split, with the interface the Trainer uses from ``BatchLoader``:
-    iteration yields ``(x, y)`` on ``device``; ``len()``, ``device``, ``batch_size``, ``num_images``, ``generator``."""
+    iteration yields ``(x, y)`` on ``device``; ``len()``, ``device``, ``batch_size``, ``num_images``,
+    ``generator``."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, device: torch.device,
                  mean: list[float], std: list[float], train: bool = False, crop_padding: int = 0,

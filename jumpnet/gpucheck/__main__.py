@@ -53,8 +53,9 @@ def plan_sections(profile: dict, archive: str | None, work: str, out: dict) -> l
              "models": (sections.models, lambda r: {"profile": profile}),
              "concurrency": (concurrency, lambda r: {"profile": profile}),
              "train": (sections.train, train_kwargs), "plan": (sections.plan, plan_kwargs)}
-    return [(name, *table[name]) if name in table else (name, sections.compile_section, compile_kwargs(name.split(":")[1]))
-            for name in profiles.SECTIONS]
+    compiles = {name: (sections.compile_section, compile_kwargs(name.split(":")[1]))
+                for name in profiles.SECTIONS if name.startswith("compile:")}
+    return [(name, *{**table, **compiles}[name]) for name in profiles.SECTIONS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = profiles.tiny_profile() if args.tiny else profiles.full_profile()
     if args.budget_s:
         profile["budget_s"] = args.budget_s
-    import torch._dynamo  # noqa: F401  imported once here (no thread, no CUDA): each compile section's child inherits it
+    import torch._dynamo  # noqa: F401  imported once (no thread, no CUDA): every compile section inherits it
 
     from jumpnet.pipeline import git_sha
 
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
               "git_sha": git_sha(), "budget_s": profile["budget_s"], "elapsed_s": 0.0, "profile": profile,
               "sections": []}
     out: dict = {"dir": args.out, "device": None, "reports": REPORTS_DIR}
-    print(f"gpucheck: {'tiny, on the CPU' if args.tiny else 'on the GPU'}, budget {profile['budget_s']:.0f} s", flush=True)
+    where = "tiny, on the CPU" if args.tiny else "on the GPU"
+    print(f"gpucheck: {where}, budget {profile['budget_s']:.0f} s", flush=True)
 
     def on_done(outcome: runner.Outcome, info: dict) -> None:
         record["sections"].append(outcome.record())

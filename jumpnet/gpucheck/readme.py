@@ -22,7 +22,8 @@ def sections_table(sections: list[dict]) -> str:
 
 def models_table(result: dict) -> str:
     rows = [{"model": r["model"], "params": fmt(r["params"]), "fwd GFLOPs/img": fmt(r["flops"] / 1e9, ".3f"),
-             "fast img/s": fmt(r["fast_img_s"]), "plain img/s": fmt(r["plain_img_s"]), "fast/plain": fmt(r["ratio"], ".2f"),
+             "fast img/s": fmt(r["fast_img_s"]), "plain img/s": fmt(r["plain_img_s"]),
+             "fast/plain": fmt(r["ratio"], ".2f"),
              "fast TFLOP/s": fmt(r["fast_tflops"], ".2f"),
              "fast peak MiB": fmt(r.get("fast_peak_mem_mib") or r.get("fast_peak_rss_mib"))} for r in result["rows"]]
     note = "".join(f"\n\n{f['model']} failed: {f['error']}" for f in result.get("failed", []))

@@ -99,8 +99,8 @@ class Budget:
     def run(self, name: str, fn: Callable[..., dict], kwargs: dict, cap_s: float, min_s: float) -> Outcome:
         left = self.left()
         if left < min_s:
-            return Outcome(name, "skipped", 0.0, cap_s,
-                           error=f"{max(0.0, left):.0f} s of the {self.seconds:.0f} s budget left; it needs {min_s:.0f} s")
+            why = f"{max(0.0, left):.0f} s of the {self.seconds:.0f} s budget left; it needs {min_s:.0f} s"
+            return Outcome(name, "skipped", 0.0, cap_s, error=why)
         return run_in_child(name, fn, kwargs, min(cap_s, left))
 
 

@@ -7,6 +7,7 @@ returns a JSON-able dict. They train through the project's own code: the bench's
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import socket
@@ -40,8 +41,9 @@ def env(profile: dict) -> dict:
             "cpu": cpu_model(), "cores": len(os.sched_getaffinity(0))}
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
-        info.update(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(), capability=f"{props.major}.{props.minor}",
-                    multiprocessors=props.multi_processor_count, memory_gib=round(props.total_memory / 2**30, 1))
+        info.update(cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version(),
+                    capability=f"{props.major}.{props.minor}", multiprocessors=props.multi_processor_count,
+                    memory_gib=round(props.total_memory / 2**30, 1))
     return info
 
 
@@ -155,6 +157,7 @@ def train(profile: dict, compile_mode: str | None, img_s: float | None, compile_
     from jumpnet.pipeline import execute
     from jumpnet.runfolder import read_metrics
 
+    logging.basicConfig(level=logging.INFO, format="    train: %(message)s")  # an epoch line each, as runs log
     epochs = train_epochs(profile, img_s, compile_s)
     overrides = ["experiment=ablation_quick", "model=jumpnet", "logger=none", "name=gpucheck",
                  f"trainer.epochs={epochs}", f"trainer.device={profile['device']}", "trainer.progress=log",
