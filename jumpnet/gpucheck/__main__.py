@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def plan_sections(profile: dict, archive: str | None, work: str, out: dict) -> list:
+def plan_sections(profile: dict, archive: str | None, work: str, report: "Report") -> list:
     """(name, function, kwargs from earlier results) for every section, in profile order."""
     def compile_kwargs(mode):
         return lambda results: {"profile": profile, "mode": mode}
@@ -47,7 +47,7 @@ def plan_sections(profile: dict, archive: str | None, work: str, out: dict) -> l
                 "compile_s": chosen.get("compile_s", 0.0), "archive": archive, "out_dir": work}
 
     def plan_kwargs(results):
-        return {"profile": profile, "device": out["device"], "reports": str(out["reports"])}
+        return {"profile": profile, "device": report.device, "reports": str(report.reports_dir)}
 
     table = {"env": (sections.env, lambda r: {"profile": profile}),
              "models": (sections.models, lambda r: {"profile": profile}),
@@ -56,6 +56,39 @@ def plan_sections(profile: dict, archive: str | None, work: str, out: dict) -> l
     compiles = {name: (sections.compile_section, compile_kwargs(name.split(":")[1]))
                 for name in profiles.SECTIONS if name.startswith("compile:")}
     return [(name, *{**table, **compiles}[name]) for name in profiles.SECTIONS]
+
+
+class Report:
+    """``gpucheck.json`` and ``README.md``, rewritten after every section: a check cut off midway keeps the rest.
+
+    The folder is named after the device, known once the ``env`` section has opened it.
+    """
+
+    def __init__(self, record: dict, out_dir: Path | None, tiny: bool):
+        self.record, self.dir, self.tiny = record, out_dir, tiny
+
+    @property
+    def device(self) -> str | None:
+        return self.record["device"]
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where ``make plan`` looks for figures: ``reports/`` for ``reports/gpu/<name>/``, else the folder itself."""
+        return self.dir.parent.parent if self.dir.parent.name == "gpu" else self.dir
+
+    def add(self, outcome: runner.Outcome, elapsed_s: float) -> None:
+        self.record["sections"].append(outcome.record())
+        self.record["elapsed_s"] = elapsed_s
+        if outcome.name == "env":
+            self.record["device"] = outcome.result["device"]
+        if self.dir is None:
+            self.dir = REPORTS_DIR / ("gpucheck-tiny" if self.tiny else "gpu") / slug(self.device)
+        self.write()
+
+    def write(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.dir / "gpucheck.json", self.record)
+        (self.dir / "README.md").write_text(readme.render(self.record))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,42 +100,32 @@ def main(argv: list[str] | None = None) -> int:
 
     from jumpnet.pipeline import git_sha
 
-    record = {"tool": "jumpnet.gpucheck", "tiny": args.tiny, "device": None,
-              "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "command": "python -m jumpnet.gpucheck " + shlex.join(argv if argv is not None else sys.argv[1:]),
-              "git_sha": git_sha(), "budget_s": profile["budget_s"], "elapsed_s": 0.0, "profile": profile,
-              "sections": []}
-    out: dict = {"dir": args.out, "device": None, "reports": REPORTS_DIR}
-    where = "tiny, on the CPU" if args.tiny else "on the GPU"
-    print(f"gpucheck: {where}, budget {profile['budget_s']:.0f} s", flush=True)
+    report = Report({"tool": "jumpnet.gpucheck", "tiny": args.tiny, "device": None,
+                     "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "command": "python -m jumpnet.gpucheck " + shlex.join(sys.argv[1:] if argv is None else argv),
+                     "git_sha": git_sha(), "budget_s": profile["budget_s"], "elapsed_s": 0.0, "profile": profile,
+                     "sections": []}, args.out, args.tiny)
+    print(f"gpucheck: {'tiny, on the CPU' if args.tiny else 'on the GPU'}, budget {profile['budget_s']:.0f} s",
+          flush=True)
 
-    def on_done(outcome: runner.Outcome, info: dict) -> None:
-        record["sections"].append(outcome.record())
-        record["elapsed_s"] = info["elapsed_s"]
-        if outcome.name == "env" and outcome.status == "ok":
-            record["device"] = out["device"] = outcome.result["device"]
-        if out["dir"] is None:
-            name = slug(record["device"] or "unknown-device")
-            out["dir"] = (REPORTS_DIR / "gpucheck-tiny" / name) if args.tiny else (REPORTS_DIR / "gpu" / name)
-        out["dir"].mkdir(parents=True, exist_ok=True)
-        out["reports"] = out["dir"].parent.parent if out["dir"].parent.name == "gpu" else out["dir"]
-        write_json_atomic(out["dir"] / "gpucheck.json", record)  # after every section: a cut-off check keeps the rest
-        (out["dir"] / "README.md").write_text(readme.render(record))
+    def on_done(outcome: runner.Outcome, info: dict) -> bool:
+        if outcome.name == "env" and outcome.status != "ok":
+            return True  # no device: nothing to measure, and no folder for a device that is not there
+        report.add(outcome, info["elapsed_s"])
         note = f" ({outcome.error.splitlines()[0][:200]})" if outcome.error else ""
         print(f"  {outcome.name:<24} {outcome.status:<9} {outcome.seconds:6.1f} s{note}", flush=True)
-        return outcome.name == "env" and outcome.status != "ok"  # no device: nothing else can be measured
+        return False
 
     with tempfile.TemporaryDirectory(prefix="gpucheck-") as work:
-        outcomes = runner.run_all(plan_sections(profile, args.archive, work, out), profile, on_done)
+        outcomes = runner.run_all(plan_sections(profile, args.archive, work, report), profile, on_done)
     if outcomes["env"].status != "ok":
         print(f"error: the device could not be opened ({outcomes['env'].error.splitlines()[0]}). `make gpu-check` "
               f"measures a CUDA GPU; `python -m jumpnet.gpucheck --tiny` checks its code on a CPU.", file=sys.stderr)
         return 2
-    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    write_json_atomic(out["dir"] / "gpucheck.json", record)
-    (out["dir"] / "README.md").write_text(readme.render(record))
-    print(readme.render(record))
-    print(f"wrote {out['dir'] / 'gpucheck.json'} and {out['dir'] / 'README.md'}")
+    report.record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report.write()
+    print(readme.render(report.record))
+    print(f"wrote {report.dir / 'gpucheck.json'} and {report.dir / 'README.md'}")
     return 0 if all(o.status == "ok" for o in outcomes.values()) else 1
 
 
