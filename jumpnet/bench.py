@@ -1,7 +1,8 @@
 """``make bench``: training images/s of each model, fast path vs a plain PyTorch loop, in one process.
 
 Fast path: the split held on the device as uint8, batched crop/flip/normalize
-there (``BatchLoader``), channels_last, bf16 autocast on CUDA, optionally
+there (``BatchLoader``), channels_last as ``trainer.channels_last`` resolves it
+(``--channels-last``; auto: CUDA only), bf16 autocast on CUDA, optionally
 ``torch.compile`` (``--compile``). Plain loop: torchvision transforms per image
 in DataLoader workers (``PlainLoader``), fp32, contiguous NCHW, as most CIFAR
 code is written. Both train through the same ``Trainer.train_step`` and are
@@ -43,6 +44,7 @@ from jumpnet.data.plain import PlainLoader, default_workers
 from jumpnet.data.sources import synthetic_arrays
 from jumpnet.factory import build_model
 from jumpnet.measure import measure
+from jumpnet.memory_format import use_channels_last
 from jumpnet.throughput import ImageTimer
 from jumpnet.train import Trainer
 
@@ -64,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores available)")
     p.add_argument("--workers", type=int, default=None, help="plain loop's DataLoader workers (default min(2, cores))")
     p.add_argument("--compile", action="store_true", help="torch.compile the fast path's model")
+    p.add_argument("--channels-last", default="auto", choices=("auto", "true", "false"),
+                   help="the fast path's memory format, as trainer.channels_last (default auto: on CUDA only)")
     p.add_argument("--archive", default=os.environ.get("JUMPNET_DATA_ARCHIVE"),
                    help="CIFAR ImageFolder tar to take images from (default $JUMPNET_DATA_ARCHIVE; else synthetic)")
     p.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides, e.g. model.stem=[4,8]")
@@ -117,11 +121,12 @@ def bench_model(name: str, args: argparse.Namespace, device: torch.device, image
     model = build_model(cfg)
     cost = measure(model, int(cfg.data.image_size))
     plain_model = copy.deepcopy(model).to(device)  # a typical loop: NCHW, fp32
-    fast_model = model.to(device, memory_format=torch.channels_last)
+    channels_last = use_channels_last(args.channels_last, device)
+    fast_model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     mean, std = channel_stats(x)
     common = dict(device=device, mean=mean, std=std, train=True, crop_padding=int(cfg.data.crop_padding),
                   flip=bool(cfg.data.flip), seed=0)
-    fast_loader = BatchLoader(x, y, args.batch_size, channels_last=True, **common)
+    fast_loader = BatchLoader(x, y, args.batch_size, channels_last=channels_last, **common)
     plain_loader = PlainLoader(x, y, args.batch_size, num_workers=args.workers, **common)
     with tempfile.TemporaryDirectory() as tmp:
         paths = {"fast": (fast_model, fast_loader, True, args.compile), "plain": (plain_model, plain_loader, False, False)}
@@ -202,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {"device": dev_name, "device_type": device.type, "torch": torch.__version__,
               "threads": torch.get_num_threads(), "batch_size": args.batch_size, "steps": args.steps,
               "repeats": args.repeats, "warmup_epochs": args.warmup, "compile": args.compile,
+              "fast_channels_last": use_channels_last(args.channels_last, device),
               "plain_workers": default_workers() if args.workers is None else args.workers,
               "data": source, "overrides": args.override, "statistic": "median of repeats",
               "train_flops_per_image": f"{TRAIN_FLOPS_PER_FORWARD} x forward FLOPs (torch.utils.flop_counter)",

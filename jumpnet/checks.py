@@ -7,6 +7,7 @@ import torch
 from omegaconf import DictConfig
 
 from jumpnet.factory import check_config as check_model_ablation
+from jumpnet.memory_format import parse_setting
 from jumpnet.optim import SCHEDULES
 
 
@@ -31,6 +32,13 @@ def check_run_config(cfg: DictConfig) -> None:
     _require(0 <= float(t.label_smoothing) < 1, f"trainer.label_smoothing={t.label_smoothing} must be in [0, 1)")
     _require(t.device in ("auto", "cpu", "cuda"), f"trainer.device={t.device!r} must be auto, cpu or cuda")
     _require(t.progress in ("auto", "bar", "log", "none"), f"trainer.progress={t.progress!r}: use auto, bar, log or none")
+    try:
+        parse_setting(t.channels_last)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    stall = t.get("stall_timeout_s")
+    _require(stall is None or float(stall) > 0, f"trainer.stall_timeout_s={stall} must be > 0 seconds, or null to turn "
+             f"the stall watchdog off")
     _require(int(t.get("init_draws", 1)) >= 1, f"trainer.init_draws={t.get('init_draws')} must be >= 1")
     _require(int(d.val_size) >= 0, f"data.val_size={d.val_size} must be >= 0 (0 selects the last epoch)")
     for key in ("train_subset", "test_subset"):

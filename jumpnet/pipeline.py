@@ -29,9 +29,11 @@ from jumpnet.data.loaders import make_loaders
 from jumpnet.factory import build_model
 from jumpnet.lottery import init_lottery
 from jumpnet.measure import measure
+from jumpnet.memory_format import memory_format_for
 from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, lock_run, read_metrics, run_status, write_json_atomic
 from jumpnet.tracking import make_tracker
 from jumpnet.train import Trainer, evaluate
+from jumpnet.watchdog import StallWatchdog
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +55,10 @@ def seed_everything(seed: int) -> None:
 
 
 def set_threads(threads: int | None) -> None:
-    torch.set_num_threads(int(threads) if threads else len(os.sched_getaffinity(0)))
+    """``trainer.threads``, else ``OMP_NUM_THREADS`` when set, else every core this process may use."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    default = int(env) if env.isdigit() and int(env) > 0 else len(os.sched_getaffinity(0))
+    torch.set_num_threads(int(threads) if threads else default)
 
 
 def device_name(device: torch.device) -> str:
@@ -103,15 +108,21 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict) -> dict:
     record.update(measure(model, int(cfg.data.image_size)), head=model.head_kind)
     log.info(f"Model {cfg.model.name} ({cfg.ablation.name}): {record['params']:,} params, "
              f"{record['macs'] / 1e6:.1f}M MACs, features {record['feature_map']}")
-    channels_last = bool(cfg.trainer.channels_last)
-    model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    memory_format = memory_format_for(model, cfg.trainer.channels_last, device)
+    record.update(channels_last=memory_format == torch.channels_last, threads=torch.get_num_threads())
+    model = model.to(device, memory_format=memory_format)
     train, val, test = make_loaders(splits, cfg.data, cfg.trainer, int(cfg.seed), device)
     resuming = bool(cfg.trainer.resume) and (run_dir / CHECKPOINT).exists()
     record["init_lottery"] = init_lottery(model, lambda: build_model(cfg), train, cfg, run_dir, resuming)
     config = OmegaConf.to_container(cfg, resolve=True)
     tags = [cfg.model.name, cfg.ablation.name, cfg.data.name]
-    with make_tracker(cfg.logger, run_dir, config, group=cfg.name, name=run_dir.name, tags=tags) as tracker:
-        trainer = Trainer(model, train, val, cfg.trainer, cfg.optimizer, run_dir / CHECKPOINT, on_epoch=tracker.log_epoch)
+    with make_tracker(cfg.logger, run_dir, config, group=cfg.name, name=run_dir.name, tags=tags) as tracker, \
+            StallWatchdog(cfg.trainer.get("stall_timeout_s"), run_dir / ERROR, lambda msg: record_stall(run_dir, record, msg)):
+        def on_epoch(row: dict) -> None:
+            record["epochs"] = row["epoch"]  # the record shows progress should the run stall
+            tracker.log_epoch(row)
+
+        trainer = Trainer(model, train, val, cfg.trainer, cfg.optimizer, run_dir / CHECKPOINT, on_epoch=on_epoch)
         fit = trainer.fit()
         record.update(status=fit.status, history=fit.history, epochs=len(fit.history), best_val_acc=fit.best_val_acc,
                       best_epoch=fit.best_epoch, train_time_s=round(fit.train_time_s, 3),
@@ -122,6 +133,13 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict) -> dict:
                      f"acc {record['test_acc']:.4f} loss {record['test_loss']:.4f}")
         tracker.summary(record)
     return record
+
+
+def record_stall(run_dir: Path, record: dict, message: str) -> None:
+    """The watchdog's last act (on its own thread; the main thread is stuck): the run is failed, reason stalled."""
+    record.update(status="failed", reason="stalled", error=message,
+                  finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    write_json_atomic(run_dir / METRICS, record)
 
 
 def execute(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> float | None:

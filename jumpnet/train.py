@@ -25,6 +25,7 @@ from jumpnet.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_
 from jumpnet.data.loader import BatchLoader
 from jumpnet.optim import build_optimizer, build_scheduler
 from jumpnet.throughput import ImageTimer, images_per_second
+from jumpnet.watchdog import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ def evaluate(model: nn.Module, loader: BatchLoader, mixed: bool = False) -> tupl
             logits = model(x)
         loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
+        heartbeat()
     model.train(was_training)
     n = max(1, loader.num_images)
     return loss_sum.item() / n, correct.item() / n
@@ -133,6 +135,7 @@ class Trainer:
         timer = ImageTimer(self.device).start()  # the same timer as `make bench` (jumpnet/throughput.py)
         for i, (x, y) in enumerate(batches):
             loss, logits = self.train_step(x, y)
+            heartbeat()  # jumpnet.watchdog: a step finished
             timer.count(len(y))
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()
