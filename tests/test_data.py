@@ -35,7 +35,7 @@ def make_imagefolder_tar(path: Path, per_class: int = 4, size: int = 8, colour_s
 
 
 def data_cfg(archive: Path | None, root: Path, **kw):
-    base = dict(name="cifar10", archive=str(archive) if archive else None, root=str(root), download=False,
+    base = dict(name="tiny", archive=str(archive) if archive else None, root=str(root), download=False,
                 num_classes=3, image_size=8)
     return OmegaConf.create({**base, **kw})
 
@@ -84,13 +84,25 @@ def test_archive_without_imagefolder_layout_is_reported(tmp_path):
 
 def test_class_count_mismatch_is_reported(tmp_path):
     archive = make_imagefolder_tar(tmp_path / "tiny.tar.gz")
-    with pytest.raises(DataError, match="data.num_classes=10 but"):
+    with pytest.raises(DataError, match="data.num_classes=10 but the tiny data .* has 3 classes .*Fix: set data.num_classes=3"):
         load_arrays(data_cfg(archive, tmp_path, num_classes=10))
+
+
+@pytest.mark.parametrize("dataset,label,count", [("cifar10", "CIFAR-10", 10), ("cifar100", "CIFAR-100", 100)])
+def test_an_archive_of_another_dataset_is_refused_naming_both(tmp_path, dataset, label, count):
+    """data=cifar100 with a CIFAR-10 archive (JUMPNET_DATA_ARCHIVE is every dataset's default) is the wrong archive,
+    never a reason to change data.num_classes."""
+    archive = make_imagefolder_tar(tmp_path / "other.tar.gz")
+    with pytest.raises(DataError) as err:
+        load_arrays(data_cfg(archive, tmp_path, name=dataset, num_classes=count))
+    message = str(err.value)
+    assert f"data={dataset} has {count} classes but data.archive='{archive}' holds 3 (ant, bee, cat)" in message
+    assert f"it is not a {label} archive" in message and "data.num_classes" not in message
 
 
 def test_no_download_and_no_data_says_how_to_get_it(tmp_path):
     with pytest.raises(DataError, match="data.download=true"):
-        load_arrays(data_cfg(None, tmp_path / "empty", num_classes=10, image_size=32))
+        load_arrays(data_cfg(None, tmp_path / "empty", name="cifar10", num_classes=10, image_size=32))
 
 
 def test_synthetic_data_is_seeded():

@@ -87,15 +87,17 @@ def test_nan_loss_ends_the_run_as_diverged(exp_dir):
 
 
 @pytest.mark.parametrize("override,message", [
-    (["data=synthetic", "model=resnet9000"], "Could not find 'model/resnet9000'"),
+    (["data=synthetic", "model=resnet9000"], "error: model=resnet9000 is not an option of the model group; did you mean resnet_v2?"),
+    (["data=synthetic", "trainer.epoch=2"], "error: trainer.epoch is not a config key; did you mean trainer.epochs?"),
     (["data=synthetic", "model.groups=[[32,3],[32,3]]"], "model.groups[1]=(32, 3) receives 64 channels"),
     (["data=cifar10", "data.archive=/nonexistent/cifar.tar.xz"], "data.archive='/nonexistent/cifar.tar.xz' does not exist"),
-    (["data=cifar10", "data.archive=null", "data.root=/nonexistent-root"], "data.download=true"),
+    (["data=cifar10", "data.archive=null", "data.download=false", "data.root=/nonexistent-root"], "data.download=true"),
     (["data=synthetic", "ablation=no_links", "ablation.merge=add"], "ablation.merge='add' has no meaning"),
-    (["data=synthetic", "trainer.lr=-1"], "trainer.lr=-1 must be > 0"),
+    (["data=synthetic", "trainer.lr=-1"], "error: trainer.lr=-1.0 must be > 0"),
 ])
 def test_bad_input_fails_with_a_clear_message(exp_dir, override, message):
     out = run_py(["trainer.epochs=1", "logger=none", f"paths.experiments_dir={exp_dir}", *override])
     assert out.returncode != 0
     assert message in out.stdout + out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) <= 3, out.stderr  # a line, not a traceback
     assert "Data " not in out.stdout + out.stderr or "data." in message, "config errors must come before any work"
