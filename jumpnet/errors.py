@@ -82,9 +82,10 @@ def _explain_omegaconf(cause: Any, hydra_message: str) -> str:
         parent = getattr(cause, "parent_node", None)
         prefix = key.rsplit(".", 1)[0] + "." if "." in key else ""
         names = [prefix + str(k) for k in parent.keys()] if parent is not None else []
+        what = "config key" if prefix else "config group or key"
         if not prefix:
             names += config_groups()
-        return f"{key} is not a config key{did_you_mean(key, names)} (see conf/ and jumpnet/schema.py)"
+        return f"{key} is not a {what}{did_you_mean(key, names)} (see conf/ and jumpnet/schema.py)"
     if isinstance(cause, ValidationError):
         override = _override_of(hydra_message)
         value = override.split("=", 1)[1] if "=" in override else getattr(cause, "value", "?")

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ from PIL import Image
 from jumpnet.data import DataError, load_arrays, make_splits
 from jumpnet.data.loader import BatchLoader
 from jumpnet.data.splits import stratified_order
+from tests.conftest import ROOT, run_py, subprocess_env
 
 CLASSES = ["ant", "bee", "cat"]
 
@@ -158,3 +162,61 @@ def test_loader_augments_like_torchvision_and_normalizes():
     flipped = sum(torch.allclose(img, src[label].flip(2)) for img, label in zip(xa, ya))
     unchanged = sum(torch.allclose(img, src[label]) for img, label in zip(xa, ya))
     assert flipped > 0 and unchanged + flipped < 64   # both flips and shifts happen
+
+
+PREPARE_WHEN_TOLD = """
+import os, sys, time
+from pathlib import Path
+from jumpnet.data.prepare import main     # imports done before the start signal: both start together
+Path(f"{sys.argv[1]}.ready.{os.getpid()}").touch()
+while not Path(sys.argv[1]).exists():
+    time.sleep(0.002)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_two_processes_prepare_the_data_once(tmp_path):
+    """Two jobs reach a fresh data.root at once: one decodes the archive, the other waits on the lock and reads
+    its cache (without the lock both would decode, and write, the same cache)."""
+    archive = tmp_path / "ten.tar.gz"
+    rng = np.random.default_rng(0)
+    with tarfile.open(archive, "w:gz") as tar:
+        for split in ("train", "test"):
+            for c in range(10):                  # CIFAR-10's class count, so data=cifar10 accepts it
+                for i in range(150):
+                    buf = io.BytesIO()
+                    Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(buf, format="PNG")
+                    info = tarfile.TarInfo(f"{split}/c{c}/{i:04d}.png")
+                    info.size = buf.tell()
+                    buf.seek(0)
+                    tar.addfile(info, buf)
+    go = tmp_path / "go"
+    args = ["data=cifar10", f"data.archive={archive}", f"data.root={tmp_path / 'root'}", "data.image_size=8"]
+    procs = [subprocess.Popen([sys.executable, "-c", PREPARE_WHEN_TOLD, str(go), *args], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=subprocess_env())
+             for _ in range(2)]
+    deadline = time.time() + 120
+    while len(list(tmp_path.glob("go.ready.*"))) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    log = "\n".join(outputs)
+    assert log.count("Decoding") == 1 and log.count("Waiting for another process") == 1, log
+    finals = {o.strip().splitlines()[-1].split(" (")[0] for o in outputs}
+    assert finals == {f"cifar10: 1,500 train and 1,500 test images, 10 classes of 8x8, ready in data.root={tmp_path / 'root'}"}
+    assert len(list((tmp_path / "root" / "archives").glob("*.npz"))) == 1
+
+
+def test_a_fresh_machine_downloads_by_default_and_without_internet_says_where_to_point(tmp_path):
+    """`python run.py model=jumpnet` with no archive named: data.download is on, so torchvision fetches CIFAR-10;
+    with no network (a dead proxy here) the run fails in one line that names data.archive / JUMPNET_DATA_ARCHIVE."""
+    out = run_py(["model=jumpnet", f"paths.experiments_dir={tmp_path / 'exp'}", f"paths.data_dir={tmp_path / 'data'}"],
+                 JUMPNET_DATA_ARCHIVE="", https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
+                 no_proxy="", NO_PROXY="")
+    assert out.returncode == 1
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [line for line in out.stderr.splitlines()[-1:]], out.stderr     # the last line, and the only one
+    assert errors[0].startswith(f"error: CIFAR-10 could not be downloaded into data.root='{tmp_path / 'data'}'")
+    assert "point data.archive (or JUMPNET_DATA_ARCHIVE) at a local copy" in errors[0]
+    assert "Traceback" not in out.stderr

@@ -169,3 +169,22 @@ def test_study_order_comes_first_then_other_names() -> None:
     assert list(models.categories) == ["jumpnet", "densenet", "plain_cnn", "alpha", "zeta"]
     variants = ordered(pd.Series(["head_fc", "concat", "full"]), ["full", "no_links", "add", "concat"])
     assert list(variants.categories) == ["full", "concat", "head_fc"] and variants.ordered
+
+
+def test_report_is_logged_to_wandb_as_an_artifact(sweep: Path, tmp_path: Path, monkeypatch) -> None:
+    """``python -m jumpnet.report ... --wandb``: every file of the report folder in one ``report`` artifact."""
+    from jumpnet.report.__main__ import main
+    from tests.conftest import wandb_records
+
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
+    monkeypatch.setenv("WANDB_CONSOLE", "off")
+    out = tmp_path / "reports" / "paper"
+    assert main([str(sweep), "--out", str(out), "--wandb"]) == 0
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and "wandb" not in p.parts)
+    records = wandb_records(out)
+    (artifact,) = [r["artifact"] for r in records if r["type"] == "artifact"]
+    assert artifact["type"] == "report" and artifact["name"] == "report-paper"
+    assert sorted(c["path"] for c in artifact["manifest"]["contents"]) == files
+    assert {"README.md", "results.csv"} <= set(files) and any(f.endswith(".pdf") for f in files)
+    run = next(r["run"] for r in records if r["type"] == "run")
+    assert run["display_name"] == "report-paper" and run["run_group"] == "paper"

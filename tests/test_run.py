@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import platform
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,15 +13,22 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import HISTORY_KEYS, ROOT, SPEC_KEYS, TINY_DATA, TINY_JUMPNET, find_runs, run_py, subprocess_env
+from tests.conftest import (HISTORY_KEYS, ROOT, SPEC_KEYS, TINY_DATA, TINY_JUMPNET, find_runs, run_py, subprocess_env,
+                            wandb_summary)
 
 
 def test_one_epoch_leaves_a_complete_run_folder(exp_dir):
-    out = run_py([*TINY_DATA, *TINY_JUMPNET, "trainer.epochs=1", f"paths.experiments_dir={exp_dir}"])
+    args = [*TINY_DATA, *TINY_JUMPNET, "trainer.epochs=1", "trainer.deterministic=true", f"paths.experiments_dir={exp_dir}"]
+    out = run_py(args)
     assert out.returncode == 0, out.stderr[-3000:]
     (run_dir,) = [p.parent for p in exp_dir.rglob("metrics.json")]
     record = json.loads((run_dir / "metrics.json").read_text())
     assert SPEC_KEYS <= set(record)
+    # the reproducibility record
+    assert isinstance(record["git_dirty"], bool) and record["host"] == socket.gethostname()
+    assert record["python_version"] == platform.python_version() and record["torch_version"] == torch.__version__
+    assert record["torchvision_version"] and record["cuda_version"] == torch.version.cuda
+    assert "cudnn_version" in record and record["gpu"] is None and record["deterministic"] is True
     assert record["status"] == "completed" and record["model"] == "jumpnet" and record["ablation"] == "full"
     assert record["epochs"] == 1 and set(record["history"][0]) >= HISTORY_KEYS
     assert 0 <= record["test_acc"] <= 1 and 0 <= record["best_val_acc"] <= 1
@@ -34,15 +43,19 @@ def test_one_epoch_leaves_a_complete_run_folder(exp_dir):
 
     # Running the same command again keeps the finished run untouched.
     before = (run_dir / "metrics.json").read_bytes()
-    again = run_py([*TINY_DATA, *TINY_JUMPNET, "trainer.epochs=1", f"paths.experiments_dir={exp_dir}"])
+    again = run_py(args)
     assert again.returncode == 0 and "Already completed" in again.stdout + again.stderr
     assert (run_dir / "metrics.json").read_bytes() == before
 
-    # Asked to, it trains again and keeps the earlier record under previous/.
-    over = run_py([*TINY_DATA, *TINY_JUMPNET, "trainer.epochs=1", "trainer.overwrite=true", f"paths.experiments_dir={exp_dir}"])
+    # Asked to, it trains again and keeps the earlier record under previous/, and starts a new W&B run.
+    first_id = wandb_summary(run_dir)["run_id"]
+    over = run_py([*args, "trainer.overwrite=true"])
     assert over.returncode == 0, over.stderr[-2000:]
     (kept,) = (run_dir / "previous").glob("*/metrics.json")
     assert kept.read_bytes() == before and (kept.parent / "checkpoint.pt").exists()
+    assert wandb_summary(kept.parent)["run_id"] == first_id              # the old W&B run, kept with its record
+    new = wandb_summary(run_dir)
+    assert new["run_id"] != first_id and new["state"] == "finished"
 
 
 def test_killed_run_resumes_from_its_checkpoint(exp_dir, tmp_path):

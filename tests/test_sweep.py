@@ -45,7 +45,8 @@ def test_a_failing_run_is_recorded_and_the_others_finish(exp_dir):
     out = run_py(["-m", "model=tiny_jumpnet", "data.train_subset=64,100000", "logger=none", *FAST,
                   f"paths.experiments_dir={exp_dir}"])
     assert out.returncode != 0
-    assert "1 of 2 runs did not complete" in out.stderr
+    assert out.stderr.splitlines()[-1].startswith("error: 1 of 2 runs did not complete: ")  # one line, no traceback
+    assert "Fix: read error.txt in their folders" in out.stderr and "Traceback" not in out.stderr
     folders = {p.parent.parent.name: p.parent for p in exp_dir.rglob("metrics.json")}
     good = find_runs(next(v for k, v in folders.items() if "train_subset=64" in k))
     bad_dir = next(v for k, v in folders.items() if "train_subset=100000" in k)
