@@ -34,7 +34,7 @@ def test_one_epoch_leaves_a_complete_run_folder(exp_dir):
     assert 0 <= record["test_acc"] <= 1 and 0 <= record["best_val_acc"] <= 1
     assert record["params"] == 5150 and record["feature_map"] == [32, 8, 8] and record["macs"] * 2 == record["flops"]
     assert record["throughput"] > 0 and record["device"] == "cpu" and len(record["git_sha"]) == 40
-    assert (run_dir / ".hydra" / "config.yaml").exists()
+    assert (run_dir / ".hydra" / "config.yaml").exists() and "Test (" in (run_dir / "run.log").read_text()
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == 1 and "optimizer" in state and "scheduler" in state
     # W&B offline: a real run file and its output log, inside the run folder

@@ -68,3 +68,17 @@ def test_early_stopping_ends_training_when_validation_stops_improving(tmp_path):
     assert [h["epoch"] for h in fit.history] == [1, 2, 3]
     assert fit.best_epoch == 1 and fit.status == "completed"
     assert "early stop after epoch 3" in fit.notes[0]
+
+
+def test_deterministic_turns_on_torchs_deterministic_algorithms_and_off_cudnn_autotuning():
+    from jumpnet.provenance import set_determinism
+
+    try:
+        set_determinism(True, fast=True)
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        set_determinism(False, fast=True)   # the next run of a multirun in the same process starts clean
+        assert not torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.benchmark
+        assert not torch.backends.cudnn.deterministic
+    finally:
+        set_determinism(False, fast=False)
