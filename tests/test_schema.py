@@ -96,3 +96,8 @@ def test_every_schema_field_has_a_default():
     for node in schema.SCHEMAS.values():
         for f in dataclasses.fields(node):
             assert f.name == "name" or f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
+def test_every_experiment_preset_passes_the_schema(preset):
+    check_run_config(compose_config([f"experiment={preset}", "data.archive=null"]))
