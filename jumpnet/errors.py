@@ -105,7 +105,8 @@ def _explain_omegaconf(cause: Any, hydra_message: str) -> str:
 
 def explain(err: BaseException) -> str | None:
     """A short message for an error the user can fix, or None for a bug (which keeps its traceback)."""
-    from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+    from hydra.errors import (ConfigCompositionException, HydraException, InstantiationException,
+                              MissingConfigException)
     from omegaconf.errors import OmegaConfBaseException
 
     if isinstance(err, JumpnetError):
@@ -123,6 +124,8 @@ def explain(err: BaseException) -> str | None:
             name = text[0].split("'")[1]
             return f"{name} is not a config group or key{did_you_mean(name, config_groups())}"
         return " ".join(line.strip() for line in text if line.strip() and not line.startswith("Config search path"))
+    if isinstance(err, InstantiationException):  # a model's constructor raised: a bug unless it was ours
+        return None
     if isinstance(err, (HydraException, OmegaConfBaseException)):
         return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
     return None

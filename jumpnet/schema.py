@@ -19,6 +19,7 @@ list with ``- /schema/data@_here_``.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, List, Optional
@@ -174,40 +175,39 @@ for _name, _node in SCHEMAS.items():
 TYPED_GROUPS = ("trainer", "data", "ablation", "logger")
 
 
-def _fields(node: DictConfig) -> list[dataclasses.Field] | None:
-    kind = OmegaConf.get_type(node)
-    return list(dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else None
+def _fields(node: Any) -> dict[str, dataclasses.Field]:
+    """The schema fields of a group's node, by name; empty for a node without a schema (a user's own yaml)."""
+    kind = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
+    return {f.name: f for f in dataclasses.fields(kind)} if dataclasses.is_dataclass(kind) else {}
 
 
 def _check_value(key: str, value: Any, meta: dict) -> None:
-    why = f" ({meta['why']})" if meta.get("why") else ""
     if meta.get("choices") is not None:
-        if not any(value is c if isinstance(c, bool) else value == c for c in meta["choices"]):
-            shown = ", ".join(str(c).lower() if isinstance(c, bool) else c for c in meta["choices"])
-            raise ConfigError(f"{key}={value!r} is not one of {shown}{did_you_mean(value, map(str, meta['choices']))}")
+        choices = meta["choices"]
+        if not any(value is c if isinstance(c, bool) else value == c for c in choices):
+            shown = ", ".join(str(c).lower() if isinstance(c, bool) else c for c in choices)
+            raise ConfigError(f"{key}={value!r} is not one of {shown}{did_you_mean(value, map(str, choices))}")
         return
     if value is None or isinstance(value, bool):
         return
-    for bound, ok, words in (("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),
-                             ("lt", lambda v, b: v < b, "<")):
+    why = f" ({meta['why']})" if meta.get("why") else ""
+    for bound, words, ok in (("ge", ">=", operator.ge), ("gt", ">", operator.gt), ("lt", "<", operator.lt)):
         if meta.get(bound) is not None and not ok(value, meta[bound]):
             raise ConfigError(f"{key}={value} must be {words} {meta[bound]}{why}")
 
 
 def check_fields(cfg: DictConfig) -> None:
     """Keys the schema does not know (added with ``+``) and values outside their declared range or choices."""
-    if not isinstance(cfg.get("seed"), int) or isinstance(cfg.get("seed"), bool):
-        raise ConfigError(f"seed={cfg.get('seed')!r} must be an integer", fix="e.g. seed=0")
+    seed = cfg.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"seed={seed!r} must be an integer", "e.g. seed=0")
     for group in TYPED_GROUPS:
-        node = cfg.get(group)
-        fields = _fields(node) if isinstance(node, DictConfig) else None
-        if fields is None:
-            continue  # a group option without a schema (a user's own yaml): free-form
-        known = {f.name: f for f in fields}
-        for key in node.keys():
+        node, known = cfg.get(group), _fields(cfg.get(group))
+        for key in node.keys() if known else ():
             if key not in known:
-                raise ConfigError(f"{group}.{key} is not a {group} field{did_you_mean(f'{group}.{key}', [f'{group}.{k}' for k in known])}",
-                                  fix=f"remove it (a leading + adds keys the schema, jumpnet/schema.py, does not know)")
+                hint = did_you_mean(f"{group}.{key}", [f"{group}.{k}" for k in known])
+                raise ConfigError(f"{group}.{key} is not a {group} field{hint}",
+                                  "remove it (a leading + adds keys that the schema, jumpnet/schema.py, does not know)")
         for name, f in known.items():
             if f.metadata:
                 _check_value(f"{group}.{name}", node[name], f.metadata)
