@@ -32,10 +32,15 @@ def preparing(folder: str | os.PathLike, what: str) -> Iterator[None]:
                         "point data.root (or JUMPNET_DATA_ROOT) at a writable folder") from err
     lock = FileLock(str(folder / f".{what}.lock"))
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.info(f"Waiting for another process preparing {what} in {folder} ({lock.lock_file})")
-        lock.acquire()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.info(f"Waiting for another process preparing {what} in {folder} ({lock.lock_file})")
+            lock.acquire()
+    except OSError as err:
+        raise DataError(f"{what} cannot be prepared in {str(folder)!r} ({err.strerror or err})",
+                        "point data.root (or JUMPNET_DATA_ROOT) at a writable folder, or prepare the data "
+                        "there once with `make data` from an account that can write it") from err
     try:
         yield
     finally:
