@@ -9,7 +9,7 @@ SWEEP ?=
 export JUMPNET_DATA_ARCHIVE ?= $(abspath $(wildcard ../shared/datasets/cifar10-jpeg.tar.xz))
 NAME  ?= $(notdir $(patsubst %/,%,$(firstword $(SWEEP))))
 
-.PHONY: help install test smoke ablation report bench clean-venv
+.PHONY: help install test smoke ablation report bench data clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ report: install ## tables and figures from finished runs: make report SWEEP=expe
 
 bench: install ## training throughput per model: fast path vs a plain PyTorch loop
 	$(PY) -m jumpnet.bench
+
+data: install ## download or decode the dataset once, before a launch: make data [EXP=<preset>] [ARGS="data=cifar100"]
+	$(PY) -m jumpnet.data.prepare $(if $(EXP),experiment=$(EXP)) $(ARGS)
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)

@@ -92,10 +92,19 @@ TEST_CONF = ROOT / "tests" / "conf"   # test-sized presets of every model family
 WITH_TEST_CONF = [f"hydra.searchpath=[file://{TEST_CONF}]"]
 
 
-def wandb_summary(run_dir: Path) -> dict:
-    """What W&B recorded for an offline run, read back from its transaction log."""
+def _leet_inspect(run_dir: Path, *flags: str) -> str:
     (offline,) = (Path(run_dir) / "wandb").glob("offline-run-*")
-    out = subprocess.run([str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--summary", "--json",
+    out = subprocess.run([str(Path(sys.executable).parent / "wandb"), "leet", "inspect", *flags, "--json",
                           str(offline)], capture_output=True, text=True, timeout=120, env=subprocess_env())
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    return out.stdout
+
+
+def wandb_summary(run_dir: Path) -> dict:
+    """What W&B recorded for an offline run, read back from its transaction log."""
+    return json.loads(_leet_inspect(run_dir, "--summary"))
+
+
+def wandb_records(run_dir: Path) -> list[dict]:
+    """Every record of an offline run's transaction log (run, metric, summary, artifact, ...), read back by wandb."""
+    return [json.loads(line) for line in _leet_inspect(run_dir).splitlines() if line.strip()]

@@ -19,7 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
-from hydra.errors import HydraException
+
+from jumpnet.errors import AblationError, ConfigError, JumpnetError, SweepError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ ConfigStore.instance().store(group="hydra/sweeper", name="valid_grid", node=Vali
                              provider="jumpnet")
 
 
-class SweepFailed(HydraException):
+class SweepFailed(SweepError):
     """Some runs of the sweep did not complete; the others did and are kept."""
 
 
@@ -50,7 +51,6 @@ class ValidGridSweeper(BasicSweeper):
 
     def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
         from jumpnet.checks import check_run_config
-        from jumpnet.network import AblationError
         from jumpnet.runfolder import run_status
 
         jobs = BasicSweeper.split_arguments(overrides, None)[0]
@@ -63,8 +63,8 @@ class ValidGridSweeper(BasicSweeper):
             except AblationError as err:
                 log.warning(f"Not a valid arm, left out of the grid: {' '.join(job)} ({err})")
                 continue
-            except ValueError as err:  # bad input: stop before any job starts
-                raise HydraException(f"Job {' '.join(job)}: {err}") from err
+            except JumpnetError as err:  # bad input: stop before any job starts
+                raise type(err)(f"{err.message} (sweep arm: {' '.join(job)})", err.fix) from err
             same = self._same_network_as(cfg, job, networks)
             if same:
                 log.info(f"Left out: {' '.join(job)} builds the same network as {same}")
@@ -77,7 +77,8 @@ class ValidGridSweeper(BasicSweeper):
                 continue
             kept.append(job)
         if not self.run_dirs:
-            raise HydraException("No valid run in this sweep: every grid point was an unsupported model x ablation.")
+            raise ConfigError("No valid run in this sweep: every grid point was an unsupported model x ablation",
+                              "see the warnings above for what each model supports")
         log.info(f"Sweep: {len(self.run_dirs)} runs, {len(self.skipped_done)} already completed, "
                  f"{len(kept)} to launch")
         if not kept:
@@ -89,12 +90,12 @@ class ValidGridSweeper(BasicSweeper):
     @staticmethod
     def _same_network_as(cfg: Any, job: Sequence[str], seen: Dict[tuple, str]) -> Optional[str]:
         """The earlier job that trains the identical configuration once the ablation is resolved, if any."""
-        from jumpnet.factory import model_class
+        from jumpnet.factory import ablation_kwargs, model_class
 
-        ab, cls = cfg.ablation, model_class(cfg)
-        merge = cls.check_ablation(bool(ab.links), ab.merge, ab.get("head"))
+        switches, cls = ablation_kwargs(cfg), model_class(cfg)
+        merge = cls.check_ablation(**switches)
         rest = tuple(o for o in job if not o.startswith(("ablation=", "ablation.")))
-        key = rest + (bool(ab.links), merge, cls.resolve_head(ab.get("head")))
+        key = rest + (switches["links"], merge, cls.resolve_head(switches["head"]))
         if key in seen:
             return seen[key]
         seen[key] = " ".join(job)
@@ -120,5 +121,5 @@ class ValidGridSweeper(BasicSweeper):
                 bad.append(f"{run_dir} ({status})")
         log.info("Sweep summary:\n" + "\n".join(lines))
         if bad:
-            raise SweepFailed(f"{len(bad)} of {len(self.run_dirs)} runs did not complete: " + "; ".join(bad)
-                              + ". Their folders hold error.txt; re-run the same command to retry only them.")
+            raise SweepFailed(f"{len(bad)} of {len(self.run_dirs)} runs did not complete: " + "; ".join(bad),
+                              "read error.txt in their folders, then re-run the same command to retry only them")
