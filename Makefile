@@ -11,7 +11,7 @@ NAME  ?= $(notdir $(patsubst %/,%,$(firstword $(SWEEP))))
 EXP   ?=
 ARGS  ?=
 
-.PHONY: help install test smoke ablation ablation_quick report bench plan status gpu-check clean-venv
+.PHONY: help install test smoke ablation ablation_quick report bench plan status gpu-check data clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ status: install ## read-only table of a sweep's runs and its arms not started: m
 
 gpu-check: install ## every GPU figure in one command (<= 8 min): reports/gpu/<gpu>/ (gpucheck.json, README.md)
 	$(PY) -m jumpnet.gpucheck $(ARGS)
+
+data: install ## download or decode the dataset once, before a launch: make data [EXP=<preset>] [ARGS="data=cifar100"]
+	$(PY) -m jumpnet.data.prepare $(if $(EXP),experiment=$(EXP)) $(ARGS)
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)

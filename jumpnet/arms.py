@@ -34,6 +34,7 @@ class Arm:
     cfg: DictConfig | None = None
     reason: str | None = None    # why an arm is left out (None for a run)
     run_dir: Path | None = None  # where a run trains
+    error: Exception | None = None  # a bad_config arm's error, which the sweeper raises
 
     @property
     def label(self) -> str:
@@ -60,18 +61,18 @@ class Arm:
 
 def network_key(cfg: DictConfig, job: Sequence[str]) -> tuple:
     """What makes two jobs train the same thing: every override but the ablation's, plus the resolved switches."""
-    from jumpnet.factory import model_class
+    from jumpnet.factory import ablation_kwargs, model_class
 
-    ab, cls = cfg.ablation, model_class(cfg)
-    merge = cls.check_ablation(bool(ab.links), ab.merge, ab.get("head"))
+    switches, cls = ablation_kwargs(cfg), model_class(cfg)
+    merge = cls.check_ablation(**switches)
     rest = tuple(o for o in job if not o.startswith(("ablation=", "ablation.")))
-    return rest + (bool(ab.links), merge, cls.resolve_head(ab.get("head")))
+    return rest + (switches["links"], merge, cls.resolve_head(switches["head"]))
 
 
 def enumerate_arms(jobs: Sequence[Sequence[str]], load: Callable[[list[str]], DictConfig]) -> list[Arm]:
     """Classify every job of the grid (in grid order); ``load`` composes one job's config, Hydra node included."""
     from jumpnet.checks import check_run_config
-    from jumpnet.network import AblationError
+    from jumpnet.errors import AblationError, JumpnetError
 
     arms: list[Arm] = []
     networks: dict[tuple, str] = {}
@@ -82,8 +83,8 @@ def enumerate_arms(jobs: Sequence[Sequence[str]], load: Callable[[list[str]], Di
         except AblationError as err:
             arms.append(Arm(job, "invalid", cfg, str(err)))
             continue
-        except ValueError as err:
-            arms.append(Arm(job, "bad_config", cfg, str(err)))
+        except JumpnetError as err:
+            arms.append(Arm(job, "bad_config", cfg, str(err), error=err))
             continue
         key = network_key(cfg, job)
         if key in networks:

@@ -1,11 +1,12 @@
 """``make bench``: training images/s of each model, fast path vs a plain PyTorch loop, in one process.
 
 Fast path: the split held on the device as uint8, batched crop/flip/normalize
-there (``BatchLoader``), channels_last, bf16 autocast on CUDA; with ``--compile
+there (``BatchLoader``), channels_last as ``trainer.channels_last`` resolves it
+(``--channels-last``; auto: CUDA only), bf16 autocast on CUDA; with ``--compile
 MODE ...`` also the fast path under each ``torch.compile`` mode (its warm-up
-epoch's time, ``warmup_s``, holds the compile time). Plain loop:
-torchvision transforms per image in DataLoader workers (``PlainLoader``), fp32,
-contiguous NCHW, as most CIFAR code is written. Both train through the same ``Trainer.train_step`` and are
+epoch's time, ``warmup_s``, holds the compile time). Plain loop: torchvision
+transforms per image in DataLoader workers (``PlainLoader``), fp32, contiguous
+NCHW, as most CIFAR code is written. Both train through the same ``Trainer.train_step`` and are
 timed by the same ``jumpnet.throughput.ImageTimer`` that ``metrics.json``'s
 ``throughput`` comes from.
 
@@ -47,6 +48,7 @@ from jumpnet.factory import build_model
 from jumpnet.hardware import device_label
 from jumpnet.measure import measure
 from jumpnet.measurements import TRAIN_FLOPS_PER_FORWARD
+from jumpnet.memory_format import use_channels_last
 from jumpnet.throughput import ImageTimer
 from jumpnet.train import Trainer
 
@@ -69,6 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--compile", nargs="*", default=None, choices=COMPILE_MODES, metavar="MODE",
                    help="also time the fast path compiled in each MODE (default, max-autotune, reduce-overhead; "
                         "default when none is named), alternating with the eager paths")
+    p.add_argument("--channels-last", default="auto", choices=("auto", "true", "false"),
+                   help="the fast path's memory format, as trainer.channels_last (default auto: on CUDA only)")
     p.add_argument("--archive", default=os.environ.get("JUMPNET_DATA_ARCHIVE"),
                    help="CIFAR ImageFolder tar to take images from (default $JUMPNET_DATA_ARCHIVE; else synthetic)")
     p.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides, e.g. model.stem=[4,8]")
@@ -128,11 +132,12 @@ def bench_model(name: str, args: argparse.Namespace, device: torch.device, image
     model = build_model(cfg)
     cost = measure(model, int(cfg.data.image_size))
     plain_model = copy.deepcopy(model).to(device)  # a typical loop: NCHW, fp32
-    fast_model = model.to(device, memory_format=torch.channels_last)
+    channels_last = use_channels_last(args.channels_last, device)
+    fast_model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     mean, std = channel_stats(x)
     common = dict(device=device, mean=mean, std=std, train=True, crop_padding=int(cfg.data.crop_padding),
                   flip=bool(cfg.data.flip), seed=0)
-    fast_loader = BatchLoader(x, y, args.batch_size, channels_last=True, **common)
+    fast_loader = BatchLoader(x, y, args.batch_size, channels_last=channels_last, **common)
     plain_loader = PlainLoader(x, y, args.batch_size, num_workers=args.workers, **common)
     with tempfile.TemporaryDirectory() as tmp:
         paths = {"fast": (fast_model, fast_loader, True, None), "plain": (plain_model, plain_loader, False, None),
@@ -228,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
               "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "threads": torch.get_num_threads(), "batch_size": args.batch_size, "steps": args.steps,
               "repeats": args.repeats, "warmup_epochs": args.warmup, "compile": args.compile or False,
+              "fast_channels_last": use_channels_last(args.channels_last, device),
               "plain_workers": default_workers() if args.workers is None else args.workers,
               "data": source, "overrides": args.override, "statistic": "median of repeats",
               "train_flops_per_image": f"{TRAIN_FLOPS_PER_FORWARD} x forward FLOPs (torch.utils.flop_counter)",
@@ -240,4 +246,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from jumpnet.errors import run_cli
+
+    run_cli(main)

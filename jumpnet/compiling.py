@@ -17,19 +17,21 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from jumpnet.errors import ConfigError
+
 COMPILE_MODES = ("default", "max-autotune", "reduce-overhead")
 CHOICES = ("false", *COMPILE_MODES)
 
 
 def compile_mode(setting: Any) -> str | None:
-    """The mode named by a ``trainer.compile`` value, None for eager; ValueError naming the choices."""
+    """The mode named by a ``trainer.compile`` value, None for eager; a ConfigError naming the choices."""
     if setting is None or setting is False or str(setting).lower() in ("false", "none", "off"):
         return None
     if setting is True or str(setting).lower() == "true":
         return "default"
     if setting in COMPILE_MODES:
         return str(setting)
-    raise ValueError(f"trainer.compile={setting!r} is unknown; choose one of {', '.join(CHOICES)}")
+    raise ConfigError(f"trainer.compile={setting!r} is unknown", f"choose one of {', '.join(CHOICES)}")
 
 
 def compile_model(model: nn.Module, mode: str | None, backend: str = "inductor") -> Callable[..., torch.Tensor]:

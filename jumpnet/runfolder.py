@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from jumpnet.errors import JumpnetError
+
 METRICS = "metrics.json"
 CHECKPOINT = "checkpoint.pt"
 ERROR = "error.txt"
@@ -118,7 +120,7 @@ class RunLock:
             self._fd = None
 
 
-class RunBusy(RuntimeError):
+class RunBusy(JumpnetError, RuntimeError):
     """Another process holds the run folder's lock: this one leaves the folder untouched."""
 
 
@@ -129,7 +131,8 @@ def lock_run(run_dir: Path, holder: str = "") -> Iterator[RunLock]:
     if not lock.acquire():
         who = " ".join(lock.path.read_text().split()) or "unknown"
         raise RunBusy(f"{run_dir} is being trained by another process (pid {who}, from {lock.path}); "
-                      f"not starting a second copy. Its record is left as it is.")
+                      f"not starting a second copy, its record is left as it is",
+                      "wait for that process, or stop it and run again to resume from its checkpoint")
     try:
         if holder:
             with open(lock.path, "a") as f:  # after the pid RunLock wrote

@@ -138,4 +138,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from jumpnet.errors import run_cli
+
+    run_cli(main)  # bad overrides: one line naming the key and the fix, not a traceback

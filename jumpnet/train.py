@@ -26,6 +26,7 @@ from jumpnet.compiling import compile_mode, compile_model, mark_step
 from jumpnet.data.loader import BatchLoader
 from jumpnet.optim import build_optimizer, build_scheduler
 from jumpnet.throughput import ImageTimer, images_per_second
+from jumpnet.watchdog import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def evaluate(model: nn.Module, loader: BatchLoader, mixed: bool = False,
             logits = forward(x)
         loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum", ignore_index=-100)
         correct += (logits.argmax(1) == y).sum()
+        heartbeat()
     model.train(was_training)
     n = max(1, loader.num_images)
     return loss_sum.item() / n, correct.item() / n
@@ -166,6 +168,7 @@ class Trainer:
         timer = ImageTimer(self.device).start()  # the same timer as `make bench` (jumpnet/throughput.py)
         for i, (x, y) in enumerate(batches):
             loss, logits = self.train_step(x, y)
+            heartbeat()  # jumpnet.watchdog: a step finished
             timer.count(len(y))
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()

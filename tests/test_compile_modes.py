@@ -17,8 +17,8 @@ def test_compile_values(value, mode):
 
 
 @pytest.mark.parametrize("override,message", [
-    ("trainer.compile=max_autotune", "trainer.compile='max_autotune' is unknown; choose one of false, default, "
-                                     "max-autotune, reduce-overhead"),
+    ("trainer.compile=max_autotune", "trainer.compile='max_autotune' is not one of false, true, default, "
+                                     "max-autotune, reduce-overhead; did you mean max-autotune"),
     ("trainer.runs_per_gpu=0", "trainer.runs_per_gpu=0 must be >= 1"),
 ])
 def test_bad_speed_settings_are_refused_before_any_work(override, message):

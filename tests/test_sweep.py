@@ -16,7 +16,7 @@ FAST = [*TINY_DATA, "trainer.epochs=1", *WITH_TEST_CONF]
 
 def test_two_models_by_two_variants_leave_four_runs_in_separate_wandb_runs(exp_dir):
     out = run_py(["-m", "model=tiny_jumpnet,tiny_densenet", "ablation=full,no_links", "name=grid", *FAST,
-                  f"paths.experiments_dir={exp_dir}"])
+                  "logger.tags=[study]", f"paths.experiments_dir={exp_dir}"])
     assert out.returncode == 0, out.stderr[-3000:]
     runs = find_runs(exp_dir / "grid")
     assert sorted(runs) == ["tiny_densenet-full-s0", "tiny_densenet-no_links-s0",
@@ -27,9 +27,11 @@ def test_two_models_by_two_variants_leave_four_runs_in_separate_wandb_runs(exp_d
     summaries = {name: wandb_summary(p.parent) for name in runs for p in exp_dir.rglob(f"{name}/metrics.json")}
     assert len({s["run_id"] for s in summaries.values()}) == 4
     for name, s in summaries.items():
-        assert s["state"] == "finished" and s["name"] == name
-        assert s["tags"][:2] == [runs[name]["model"], runs[name]["ablation"]]
+        # named by the run folder and the overrides its path holds: unique within the experiment
+        assert s["state"] == "finished" and s["name"] == f"{name} [{next(exp_dir.rglob(name)).parent.name}]"
+        assert s["tags"] == [runs[name]["model"], runs[name]["ablation"], "synthetic", "study"]  # + logger.tags
         assert s["config"]["name"] == "grid" and s["summary"]["test_acc"] == runs[name]["test_acc"]
+        assert s["summary"]["val_acc"] == {"max": runs[name]["best_val_acc"]}   # define_metric: the best
 
 
 def test_grid_keeps_only_valid_and_distinct_arms(exp_dir):
@@ -46,7 +48,8 @@ def test_a_failing_run_is_recorded_and_the_others_finish(exp_dir):
     out = run_py(["-m", "model=tiny_jumpnet", "data.train_subset=64,100000", "logger=none", *FAST,
                   f"paths.experiments_dir={exp_dir}"])
     assert out.returncode != 0
-    assert "1 of 2 runs did not complete" in out.stderr
+    assert out.stderr.splitlines()[-1].startswith("error: 1 of 2 runs did not complete: ")  # one line, no traceback
+    assert "Fix: read error.txt in their folders" in out.stderr and "Traceback" not in out.stderr
     folders = {p.parent.parent.name: p.parent for p in exp_dir.rglob("metrics.json")}
     good = find_runs(next(v for k, v in folders.items() if "train_subset=64" in k))
     bad_dir = next(v for k, v in folders.items() if "train_subset=100000" in k)

@@ -20,7 +20,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
-from hydra.errors import HydraException
+
+from jumpnet.errors import ConfigError, SweepError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ ConfigStore.instance().store(group="hydra/sweeper", name="valid_grid", node=Vali
                              provider="jumpnet")
 
 
-class SweepFailed(HydraException):
+class SweepFailed(SweepError):
     """Some runs of the sweep did not complete; the others did and are kept."""
 
 
@@ -57,7 +58,8 @@ class ValidGridSweeper(BasicSweeper):
         kept: List[List[str]] = []
         for arm in enumerate_arms(jobs, self._job_config):
             if arm.kind == "bad_config":  # bad input: stop before any job starts
-                raise HydraException(f"Job {arm.label}: {arm.reason}")
+                err = arm.error
+                raise type(err)(f"{err.message} (sweep arm: {arm.label})", err.fix) from err
             if arm.kind == "invalid":
                 log.warning(f"Not a valid arm, left out of the grid: {arm.label} ({arm.reason})")
                 continue
@@ -71,7 +73,8 @@ class ValidGridSweeper(BasicSweeper):
                 continue
             kept.append(arm.overrides)
         if not self.run_dirs:
-            raise HydraException("No valid run in this sweep: every grid point was an unsupported model x ablation.")
+            raise ConfigError("No valid run in this sweep: every grid point was an unsupported model x ablation",
+                              "see the warnings above for what each model supports")
         log.info(f"Sweep: {len(self.run_dirs)} runs, {len(self.skipped_done)} already completed, "
                  f"{len(kept)} to launch")
         if not kept:
@@ -100,5 +103,5 @@ class ValidGridSweeper(BasicSweeper):
                 bad.append(f"{run_dir} ({status})")
         log.info("Sweep summary:\n" + "\n".join(lines))
         if bad:
-            raise SweepFailed(f"{len(bad)} of {len(self.run_dirs)} runs did not complete: " + "; ".join(bad)
-                              + ". Their folders hold error.txt; re-run the same command to retry only them.")
+            raise SweepFailed(f"{len(bad)} of {len(self.run_dirs)} runs did not complete: " + "; ".join(bad),
+                              "read error.txt in their folders, then re-run the same command to retry only them")

@@ -50,7 +50,7 @@ def env(profile: dict) -> dict:
 def bench_args(profile: dict, compile_mode: str | None = None) -> argparse.Namespace:
     return argparse.Namespace(batch_size=profile["batch_size"], steps=profile["steps"], repeats=profile["repeats"],
                               warmup=profile["warmup"], workers=profile["workers"], compile=compile_mode,
-                              override=[], compile_backend=profile["compile_backend"])
+                              channels_last="auto", override=[], compile_backend=profile["compile_backend"])
 
 
 def synthetic(profile: dict, steps: int) -> tuple:
@@ -85,14 +85,16 @@ def jumpnet_trainer(profile: dict, device: torch.device, compile_mode: str | Non
     from jumpnet.data.loader import BatchLoader, channel_stats
     from jumpnet.factory import build_model
     from jumpnet.measure import forward_flops
+    from jumpnet.memory_format import use_channels_last
 
     cfg = compose_config(["model=jumpnet", "logger=none", *profile["model_overrides"].get("jumpnet", [])])
     torch.manual_seed(0)
-    model = build_model(cfg).to(device, memory_format=torch.channels_last)
+    channels_last = use_channels_last("auto", device)  # as trainer.channels_last=auto: on CUDA, off on a CPU
+    model = build_model(cfg).to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     x, y = synthetic(profile, steps)
     mean, std = channel_stats(x)
     loader = BatchLoader(x, y, profile["batch_size"], device, mean, std, train=True, crop_padding=4, flip=True,
-                         seed=0, channels_last=True, drop_last=True)
+                         seed=0, channels_last=channels_last, drop_last=True)
     trainer = make_trainer(cfg, model, loader, True, compile_mode, ckpt, profile["compile_backend"])
     return trainer, forward_flops(lambda: build_model(cfg), 32)
 
@@ -118,7 +120,8 @@ def compile_section(profile: dict, mode: str) -> dict:
             torch.cuda.reset_peak_memory_stats(device)
         runs = [timed_epoch(trainer) for _ in range(profile["compile_repeats"])]
         x, y = synthetic(profile, profile["compile_steps"])
-        evals = BatchLoader(x[:-7], y[:-7], profile["batch_size"], device, [0.5] * 3, [0.25] * 3, channels_last=True)
+        evals = BatchLoader(x[:-7], y[:-7], profile["batch_size"], device, [0.5] * 3, [0.25] * 3,
+                            channels_last=trainer.train_loader.memory_format == torch.channels_last)
         eval_s = []
         for _ in range(2):  # a ragged split: its padded last batch must not compile a second graph
             started = time.perf_counter()

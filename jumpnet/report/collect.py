@@ -21,7 +21,7 @@ VARIANT_ORDER = ["full", "no_links", "add", "concat", "head_fc", "head_gap"]
 # Config keys that say where or how a run was launched, not what it measured.
 IGNORED_PREFIXES = ("paths.", "logger.", "hydra.")
 IGNORED_KEYS = {"name", "model.name", "ablation.name", "trainer.device", "trainer.resume", "trainer.overwrite",
-                "trainer.progress", "trainer.threads", "data.root", "data.download"}
+                "trainer.progress", "trainer.threads", "trainer.stall_timeout_s", "data.root", "data.download"}
 
 
 @dataclass
