@@ -98,12 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         profile["budget_s"] = args.budget_s
     import torch._dynamo  # noqa: F401  imported once (no thread, no CUDA): every compile section inherits it
 
-    from jumpnet.pipeline import git_sha
+    from jumpnet.provenance import git_dirty, git_sha
 
     report = Report({"tool": "jumpnet.gpucheck", "tiny": args.tiny, "device": None,
                      "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "command": "python -m jumpnet.gpucheck " + shlex.join(sys.argv[1:] if argv is None else argv),
-                     "git_sha": git_sha(), "budget_s": profile["budget_s"], "elapsed_s": 0.0, "profile": profile,
+                     "git_sha": git_sha(), "git_dirty": git_dirty(), "budget_s": profile["budget_s"], "elapsed_s": 0.0, "profile": profile,
                      "sections": []}, args.out, args.tiny)
     print(f"gpucheck: {'tiny, on the CPU' if args.tiny else 'on the GPU'}, budget {profile['budget_s']:.0f} s",
           flush=True)

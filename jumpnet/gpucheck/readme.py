@@ -79,7 +79,8 @@ def render(record: dict) -> str:
     results = {s["name"]: s["result"] for s in record["sections"] if s["status"] == "ok"}
     env = results.get("env", {})
     out = [f"# GPU check: {record['device']}", "",
-           f"Measured {record['measured_at']} by `{record['command']}` (git {record.get('git_sha') or 'unknown'}); "
+           f"Measured {record['measured_at']} by `{record['command']}` (git {record.get('git_sha') or 'unknown'}"
+           f"{', uncommitted changes' if record.get('git_dirty') else ''}); "
            f"torch {env.get('torch', '?')}, CUDA {env.get('cuda', '-')}, cuDNN {env.get('cudnn', '-')}, "
            f"{env.get('cores', '?')} CPU cores; {record['elapsed_s']:.0f} s of a {record['budget_s']:.0f} s budget."]
     if record.get("tiny"):
