@@ -2,6 +2,9 @@
 import hydra
 from omegaconf import DictConfig
 
+import jumpnet.schema  # noqa: F401 - registers the config schema (schema/*) in Hydra's ConfigStore
+from jumpnet.errors import run_cli
+
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
@@ -15,4 +18,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)  # errors of ours and Hydra's composition errors in a line, not a traceback

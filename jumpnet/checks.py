@@ -1,4 +1,9 @@
-"""Reject bad configs with a message naming the value and the fix, before any work starts."""
+"""Reject bad configs before any work starts, with a message naming the value and the fix.
+
+Types, single-field ranges and closed choices live in the schema (``jumpnet/schema.py``: most
+fail when the config is composed, the rest in :func:`jumpnet.schema.check_fields`); this module
+adds what spans several fields, the model's own metaparameters, and what the filesystem decides.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,56 +11,54 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
+from jumpnet.errors import ConfigError
 from jumpnet.factory import check_config as check_model_ablation
-from jumpnet.optim import SCHEDULES
+from jumpnet.schema import check_fields
+
+__all__ = ["ConfigError", "check_run_config", "resolve_device"]
 
 
-class ConfigError(ValueError):
-    """A config value that cannot work."""
-
-
-def _require(ok: bool, message: str) -> None:
+def _require(ok: bool, message: str, fix: str | None = None) -> None:
     if not ok:
-        raise ConfigError(message)
+        raise ConfigError(message, fix)
 
 
 def check_run_config(cfg: DictConfig) -> None:
-    """Everything that can be checked without data: model x ablation, trainer and data fields."""
+    """Everything that can be checked without data: the schema's fields, model x ablation, cross-field rules."""
+    check_fields(cfg)
     check_model_ablation(cfg)
     t, d = cfg.trainer, cfg.data
-    _require(int(t.epochs) >= 1, f"trainer.epochs={t.epochs} must be >= 1")
-    _require(int(t.batch_size) >= 2, f"trainer.batch_size={t.batch_size} must be >= 2 (BatchNorm needs 2 images)")
-    _require(float(t.lr) > 0, f"trainer.lr={t.lr} must be > 0")
-    _require(float(t.weight_decay) >= 0, f"trainer.weight_decay={t.weight_decay} must be >= 0")
-    _require(t.schedule in SCHEDULES, f"trainer.schedule={t.schedule!r} is unknown; choose one of {list(SCHEDULES)}")
-    _require(0 <= float(t.label_smoothing) < 1, f"trainer.label_smoothing={t.label_smoothing} must be in [0, 1)")
-    _require(t.device in ("auto", "cpu", "cuda"), f"trainer.device={t.device!r} must be auto, cpu or cuda")
-    _require(t.progress in ("auto", "bar", "log", "none"), f"trainer.progress={t.progress!r}: use auto, bar, log or none")
-    _require(int(t.get("init_draws", 1)) >= 1, f"trainer.init_draws={t.get('init_draws')} must be >= 1")
-    _require(int(d.val_size) >= 0, f"data.val_size={d.val_size} must be >= 0 (0 selects the last epoch)")
-    for key in ("train_subset", "test_subset"):
-        value = d.get(key)
-        _require(value is None or int(value) >= 1, f"data.{key}={value} must be null or >= 1")
+    _require(float(t.warmup_epochs) < int(t.epochs),
+             f"trainer.warmup_epochs={t.warmup_epochs} leaves nothing of trainer.epochs={t.epochs} to the schedule",
+             "lower trainer.warmup_epochs or raise trainer.epochs")
+    if t.schedule == "step":
+        bad = [m for m in t.milestones if not 0 < float(m) < 1]
+        _require(not bad, f"trainer.milestones={list(t.milestones)}: {bad} not fractions of training in (0, 1)",
+                 "e.g. trainer.milestones=[0.5,0.75] divides lr by 1/gamma at 50% and 75% of the epochs")
+    _require(not (t.early_stopping and int(d.val_size) == 0),
+             f"trainer.early_stopping={t.early_stopping} needs a validation split, but data.val_size=0",
+             "set data.val_size > 0 or trainer.early_stopping=null")
     archive = d.get("archive")
     _require(not archive or Path(archive).expanduser().is_file(),
-             f"data.archive={archive!r} does not exist. Point data.archive (or JUMPNET_DATA_ARCHIVE) at a tar of an "
-             f"ImageFolder tree, or set data.archive=null to use torchvision's dataset.")
-    _require(int(d.crop_padding) >= 0, f"data.crop_padding={d.crop_padding} must be >= 0 (0 turns cropping off)")
+             f"data.archive={archive!r} does not exist",
+             "point data.archive (or JUMPNET_DATA_ARCHIVE) at a tar of an ImageFolder tree, "
+             "or set data.archive=null to use torchvision's dataset")
 
 
-def resolve_device(setting: str) -> torch.device:
+def resolve_device(setting: str, runs_per_gpu: int = 1) -> torch.device:
     """The device a job trains on; checked where the job runs (a login node may have no GPU).
 
-    With several GPUs visible, the job claims a free one (``jumpnet.gpus``): one run per GPU.
+    With several GPUs visible, or several runs allowed per GPU (``trainer.runs_per_gpu``),
+    the job claims a free slot on the least busy GPU (``jumpnet.gpus``).
     """
     if setting == "auto":
         setting = "cuda" if torch.cuda.is_available() else "cpu"
     _require(setting != "cuda" or torch.cuda.is_available(),
-             "trainer.device=cuda but no CUDA device is visible here; use trainer.device=auto or cpu")
-    if setting == "cuda" and torch.cuda.device_count() > 1:
+             "trainer.device=cuda but no CUDA device is visible here", "use trainer.device=auto or cpu")
+    if setting == "cuda" and (torch.cuda.device_count() > 1 or runs_per_gpu > 1):
         from jumpnet.gpus import claim_gpu
 
-        index = claim_gpu(torch.cuda.device_count())
+        index = claim_gpu(torch.cuda.device_count(), per_gpu=runs_per_gpu)
         torch.cuda.set_device(index)
         return torch.device("cuda", index)
-    return torch.device(setting)
+    return torch.device(str(setting))

@@ -12,6 +12,7 @@ import json
 import sys
 
 from jumpnet.configs import compose_config
+from jumpnet.errors import run_cli
 from jumpnet.factory import resolve_model
 from jumpnet.measure import measure
 
@@ -28,13 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__)
         return 0
-    try:
-        print(json.dumps(describe(argv)))
-    except Exception as err:  # a clear one-line error, not a traceback, for bad overrides
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    print(json.dumps(describe(argv)))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)  # bad overrides: one line naming the key and the fix, not a traceback

@@ -73,6 +73,14 @@ def merge(tensors: Sequence[torch.Tensor], how: str) -> torch.Tensor:
     raise ValueError(f"unknown merge {how!r}; choose one of {MERGES}")
 
 
+class GlobalAvgPool(nn.Module):
+    """Mean over H and W, keeping 1x1: ``AdaptiveAvgPool2d(1)``'s result, with a deterministic CUDA backward
+    (``trainer.deterministic=true``: torch has no deterministic kernel for AdaptiveAvgPool2d's)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((2, 3), keepdim=True)
+
+
 class ClassifierHead(nn.Module):
     """The task component: pooled features to class logits.
 
@@ -91,7 +99,7 @@ class ClassifierHead(nn.Module):
         channels, height, width = feature_shape
         self.head = head
         if head == "gap":
-            self.layers = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+            self.layers = nn.Sequential(GlobalAvgPool(), nn.Flatten(), nn.Linear(channels, num_classes))
         else:
             self.layers = nn.Sequential(
                 nn.Flatten(), nn.Linear(channels * height * width, hidden), nn.ReLU(inplace=True),

@@ -18,11 +18,10 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from jumpnet.errors import AblationError
 from jumpnet.layers import MERGES, ClassifierHead, he_init
 
-
-class AblationError(ValueError):
-    """A links/merge/head/residual combination this model cannot express."""
+__all__ = ["AblationError", "Network"]
 
 
 class Network(nn.Module):

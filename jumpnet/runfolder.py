@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from jumpnet.errors import JumpnetError
+
 METRICS = "metrics.json"
 CHECKPOINT = "checkpoint.pt"
 ERROR = "error.txt"
@@ -55,6 +57,42 @@ def run_status(run_dir: Path) -> str:
     return "new"
 
 
+def checkpoint_progress(run_dir: Path) -> dict | None:
+    """Epochs done and best validation accuracy so far, read from ``checkpoint.pt`` (None if absent or unreadable)."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        return None
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # a damaged or foreign file: progress unknown, the folder untouched
+        return None
+    return {"epoch": int(state.get("epoch", 0)), "best_val_acc": state.get("best_val_acc")}
+
+
+def lock_holder(run_dir: Path) -> str | None:
+    """Who trains this run right now (the pid and host its lock file names), or None when nobody holds its lock.
+
+    Read from the kernel's lock table (``/proc/locks``), never by taking the lock:
+    a reader must not make a starting run think its folder is busy. Sees holders
+    on this machine only (a SLURM job elsewhere shows as interrupted).
+    """
+    path = Path(run_dir) / LOCK
+    try:
+        st = path.stat()
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    if not any(len(f) > 5 and f[1] == "FLOCK" and f[5] == dev for f in map(str.split, table.splitlines())):
+        return None
+    try:
+        return " ".join(path.read_text().split()) or "unknown"
+    except OSError:
+        return "unknown"
+
+
 class RunLock:
     """An exclusive, non-blocking ``flock`` on the run folder's ``.lock``; released on process death too."""
 
@@ -82,7 +120,7 @@ class RunLock:
             self._fd = None
 
 
-class RunBusy(RuntimeError):
+class RunBusy(JumpnetError, RuntimeError):
     """Another process holds the run folder's lock: this one leaves the folder untouched."""
 
 
@@ -93,7 +131,8 @@ def lock_run(run_dir: Path, holder: str = "") -> Iterator[RunLock]:
     if not lock.acquire():
         who = " ".join(lock.path.read_text().split()) or "unknown"
         raise RunBusy(f"{run_dir} is being trained by another process (pid {who}, from {lock.path}); "
-                      f"not starting a second copy. Its record is left as it is.")
+                      f"not starting a second copy, its record is left as it is",
+                      "wait for that process, or stop it and run again to resume from its checkpoint")
     try:
         if holder:
             with open(lock.path, "a") as f:  # after the pid RunLock wrote

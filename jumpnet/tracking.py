@@ -1,7 +1,10 @@
 """Experiment tracking: W&B (offline by default) or nothing; ``metrics.json`` stays the source of truth.
 
 Each run is opened and finished inside its own job (``with tracker(...)``), so
-the runs of one multirun never merge into the first one.
+the runs of one multirun never merge into the first one. The summary holds the
+best ``val_acc`` (``define_metric``: ``val_acc.max``) beside ``best_val_acc``,
+``best_epoch`` and the final test metrics; ``logger.log_checkpoint=true`` uploads
+the selected weights as a ``model`` artifact.
 """
 from __future__ import annotations
 
@@ -11,7 +14,13 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import torch
+
 log = logging.getLogger(__name__)
+WANDB_ID = "wandb_id.txt"
+WEIGHTS = "weights.pt"
+# Metrics whose best value, not last, belongs in the summary.
+SUMMARIES = {"val_acc": "max", "val_loss": "min"}
 
 
 class NullTracker:
@@ -29,18 +38,33 @@ class NullTracker:
     def summary(self, values: dict) -> None:
         pass
 
+    def log_weights(self, model: torch.nn.Module, metadata: dict) -> None:
+        pass
+
+
+def run_name(run_dir: Path, sweep_dir: Path) -> str:
+    """The run folder's name, plus the overrides its folder path holds under the sweep (unique per run)."""
+    run_dir = Path(run_dir)
+    try:
+        parts = run_dir.resolve().relative_to(Path(sweep_dir).resolve()).parts[:-1]
+    except ValueError:  # a run folder placed elsewhere (hydra.run.dir=...)
+        parts = ()
+    overrides = ",".join(p for p in parts if p)
+    return f"{run_dir.name} [{overrides}]" if overrides else run_dir.name
+
 
 class WandbTracker(NullTracker):
-    """One W&B run per training run: grouped by experiment, tagged with model and ablation, resumable by id."""
+    """One W&B run per training run: grouped, tagged, resumable by id, a new id after ``trainer.overwrite``."""
 
-    def __init__(self, logger_cfg: Any, run_dir: Path, config: dict, group: str, name: str, tags: list[str]):
+    def __init__(self, logger_cfg: Any, run_dir: Path, config: dict, name: str, tags: list[str]):
         self.cfg, self.run_dir, self.config = logger_cfg, Path(run_dir), config
-        self.group, self.name, self.tags = group, name, tags
+        self.name = name
+        self.tags = list(dict.fromkeys([*tags, *(logger_cfg.get("tags") or [])]))  # ordered, no duplicates
         self.run = None
 
     def _run_id(self) -> str:
         """A stable id stored in the run folder, so a resumed run continues its W&B run."""
-        path = self.run_dir / "wandb_id.txt"
+        path = self.run_dir / WANDB_ID
         if path.exists():
             return path.read_text().strip()
         run_id = secrets.token_hex(4)
@@ -52,10 +76,14 @@ class WandbTracker(NullTracker):
 
         os.environ.setdefault("WANDB_SILENT", "true")
         self.run = wandb.init(
-            project=self.cfg.project, entity=self.cfg.get("entity"), mode=self.cfg.mode, dir=str(self.run_dir),
-            id=self._run_id(), resume="allow", name=self.name, group=self.group, tags=self.tags,
-            config=self.config, job_type="train", reinit="create_new",
+            project=self.cfg.project, entity=self.cfg.get("entity"), mode=str(self.cfg.mode), dir=str(self.run_dir),
+            id=self._run_id(), resume="allow", name=self.name, group=self.cfg.get("group") or None,
+            tags=self.tags, config=self.config, job_type="train", reinit="create_new",
         )
+        self.run.define_metric("epoch")
+        self.run.define_metric("*", step_metric="epoch")
+        for metric, best in SUMMARIES.items():
+            self.run.define_metric(metric, step_metric="epoch", summary=best)
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
@@ -68,13 +96,28 @@ class WandbTracker(NullTracker):
 
     def summary(self, values: dict) -> None:
         for key, value in values.items():
-            if key != "history":
+            if key != "history" and key not in SUMMARIES:
                 self.run.summary[key] = value
 
+    def log_weights(self, model: torch.nn.Module, metadata: dict) -> None:
+        """``logger.log_checkpoint=true``: the selected weights (``weights.pt``) as a ``model`` artifact."""
+        if not self.cfg.get("log_checkpoint"):
+            return
+        import wandb
 
-def make_tracker(logger_cfg: Any, run_dir: Path, config: dict, group: str, name: str, tags: list[str]) -> NullTracker:
-    if logger_cfg.name == "none" or logger_cfg.get("mode") == "disabled":
+        path = self.run_dir / WEIGHTS
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
+        artifact = wandb.Artifact(f"model-{self.run.id}", type="model", metadata=metadata)
+        artifact.add_file(str(path))
+        self.run.log_artifact(artifact, aliases=["selected", f"epoch-{metadata.get('best_epoch')}"])
+        log.info(f"Selected weights logged to W&B as artifact model-{self.run.id} ({path})")
+
+
+def make_tracker(logger_cfg: Any, run_dir: Path, config: dict, name: str, tags: list[str]) -> NullTracker:
+    if logger_cfg.name == "none" or str(logger_cfg.get("mode")) == "disabled":
         return NullTracker()
     if logger_cfg.name == "wandb":
-        return WandbTracker(logger_cfg, run_dir, config, group, name, tags)
-    raise ValueError(f"logger={logger_cfg.name!r} is unknown; choose logger=wandb or logger=none")
+        return WandbTracker(logger_cfg, run_dir, config, name, tags)
+    from jumpnet.errors import ConfigError
+
+    raise ConfigError(f"logger={logger_cfg.name!r} is unknown", "choose logger=wandb or logger=none")

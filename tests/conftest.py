@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,21 +23,47 @@ SPEC_KEYS = {"model", "ablation", "seed", "status", "params", "flops", "macs", "
 HISTORY_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time_s"}
 
 
+# Children train single-threaded (tools/onednn_avx2_repro.py: two OpenMP threads can hang in oneDNN on
+# AVX2-only CPUs) and dump every thread's Python stack on a fatal signal, which `run_captured` sends on timeout.
+SUBPROCESS_ENV = {"PYTHONUNBUFFERED": "1", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", "PYTHONFAULTHANDLER": "1",
+                  "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def subprocess_env(**extra: str) -> dict:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", **extra}
+    env = {**os.environ, **SUBPROCESS_ENV, **extra}
     env.pop("JUMPNET_DATA_ARCHIVE", None) if extra.get("JUMPNET_DATA_ARCHIVE") == "" else None
     return env
 
 
+def run_captured(cmd: list[str], timeout: float, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``cmd`` to completion, output captured; past ``timeout`` fail the test with the child's stacks.
+
+    On timeout the child gets SIGABRT, on which faulthandler (PYTHONFAULTHANDLER=1) prints every thread's
+    stack to its stderr; that stderr is in the failure message, so a hang says where it hung.
+    """
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env or subprocess_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        pytest.fail(f"{' '.join(cmd[1:])} did not finish within {timeout:.0f} s; its stacks (SIGABRT) and output:\n"
+                    f"--- stderr ---\n{err[-8000:]}\n--- stdout ---\n{out[-2000:]}", pytrace=False)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def run_py(args: list[str], cwd: Path = ROOT, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
     """``python run.py ARGS`` as a user types it; output captured for assertions."""
-    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=subprocess_env(**env))
+    return run_captured([sys.executable, str(ROOT / "run.py"), *args], timeout, cwd, subprocess_env(**env))
 
 
 def run_module(module: str, args: list[str], timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=subprocess_env(**env))
+    return run_captured([sys.executable, "-m", module, *args], timeout, ROOT, subprocess_env(**env))
 
 
 def find_runs(root: Path) -> dict[str, dict]:
@@ -45,9 +72,10 @@ def find_runs(root: Path) -> dict[str, dict]:
             if "previous" not in p.parts}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session", autouse=True)
 def one_thread():
-    """Tiny CPU forwards: one thread is fastest, and immune to oversubscription on a shared machine."""
+    """Every in-process test computes single-threaded: two OpenMP threads can hang in oneDNN's AVX2 kernels
+    (tools/onednn_avx2_repro.py), and for tiny models one thread is as fast and immune to oversubscription."""
     import torch
 
     threads = torch.get_num_threads()
@@ -64,10 +92,19 @@ TEST_CONF = ROOT / "tests" / "conf"   # test-sized presets of every model family
 WITH_TEST_CONF = [f"hydra.searchpath=[file://{TEST_CONF}]"]
 
 
-def wandb_summary(run_dir: Path) -> dict:
-    """What W&B recorded for an offline run, read back from its transaction log."""
+def _leet_inspect(run_dir: Path, *flags: str) -> str:
     (offline,) = (Path(run_dir) / "wandb").glob("offline-run-*")
-    out = subprocess.run([str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--summary", "--json",
+    out = subprocess.run([str(Path(sys.executable).parent / "wandb"), "leet", "inspect", *flags, "--json",
                           str(offline)], capture_output=True, text=True, timeout=120, env=subprocess_env())
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    return out.stdout
+
+
+def wandb_summary(run_dir: Path) -> dict:
+    """What W&B recorded for an offline run, read back from its transaction log."""
+    return json.loads(_leet_inspect(run_dir, "--summary"))
+
+
+def wandb_records(run_dir: Path) -> list[dict]:
+    """Every record of an offline run's transaction log (run, metric, summary, artifact, ...), read back by wandb."""
+    return [json.loads(line) for line in _leet_inspect(run_dir).splitlines() if line.strip()]

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ from PIL import Image
 from jumpnet.data import DataError, load_arrays, make_splits
 from jumpnet.data.loader import BatchLoader
 from jumpnet.data.splits import stratified_order
+from tests.conftest import ROOT, run_py, subprocess_env
 
 CLASSES = ["ant", "bee", "cat"]
 
@@ -35,7 +39,7 @@ def make_imagefolder_tar(path: Path, per_class: int = 4, size: int = 8, colour_s
 
 
 def data_cfg(archive: Path | None, root: Path, **kw):
-    base = dict(name="cifar10", archive=str(archive) if archive else None, root=str(root), download=False,
+    base = dict(name="tiny", archive=str(archive) if archive else None, root=str(root), download=False,
                 num_classes=3, image_size=8)
     return OmegaConf.create({**base, **kw})
 
@@ -84,13 +88,25 @@ def test_archive_without_imagefolder_layout_is_reported(tmp_path):
 
 def test_class_count_mismatch_is_reported(tmp_path):
     archive = make_imagefolder_tar(tmp_path / "tiny.tar.gz")
-    with pytest.raises(DataError, match="data.num_classes=10 but"):
+    with pytest.raises(DataError, match="data.num_classes=10 but the tiny data .* has 3 classes .*Fix: set data.num_classes=3"):
         load_arrays(data_cfg(archive, tmp_path, num_classes=10))
+
+
+@pytest.mark.parametrize("dataset,label,count", [("cifar10", "CIFAR-10", 10), ("cifar100", "CIFAR-100", 100)])
+def test_an_archive_of_another_dataset_is_refused_naming_both(tmp_path, dataset, label, count):
+    """data=cifar100 with a CIFAR-10 archive (JUMPNET_DATA_ARCHIVE is every dataset's default) is the wrong archive,
+    never a reason to change data.num_classes."""
+    archive = make_imagefolder_tar(tmp_path / "other.tar.gz")
+    with pytest.raises(DataError) as err:
+        load_arrays(data_cfg(archive, tmp_path, name=dataset, num_classes=count))
+    message = str(err.value)
+    assert f"data={dataset} has {count} classes but data.archive='{archive}' holds 3 (ant, bee, cat)" in message
+    assert f"it is not a {label} archive" in message and "data.num_classes" not in message
 
 
 def test_no_download_and_no_data_says_how_to_get_it(tmp_path):
     with pytest.raises(DataError, match="data.download=true"):
-        load_arrays(data_cfg(None, tmp_path / "empty", num_classes=10, image_size=32))
+        load_arrays(data_cfg(None, tmp_path / "empty", name="cifar10", num_classes=10, image_size=32))
 
 
 def test_synthetic_data_is_seeded():
@@ -146,3 +162,61 @@ def test_loader_augments_like_torchvision_and_normalizes():
     flipped = sum(torch.allclose(img, src[label].flip(2)) for img, label in zip(xa, ya))
     unchanged = sum(torch.allclose(img, src[label]) for img, label in zip(xa, ya))
     assert flipped > 0 and unchanged + flipped < 64   # both flips and shifts happen
+
+
+PREPARE_WHEN_TOLD = """
+import os, sys, time
+from pathlib import Path
+from jumpnet.data.prepare import main     # imports done before the start signal: both start together
+Path(f"{sys.argv[1]}.ready.{os.getpid()}").touch()
+while not Path(sys.argv[1]).exists():
+    time.sleep(0.002)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_two_processes_prepare_the_data_once(tmp_path):
+    """Two jobs reach a fresh data.root at once: one decodes the archive, the other waits on the lock and reads
+    its cache (without the lock both would decode, and write, the same cache)."""
+    archive = tmp_path / "ten.tar.gz"
+    rng = np.random.default_rng(0)
+    with tarfile.open(archive, "w:gz") as tar:
+        for split in ("train", "test"):
+            for c in range(10):                  # CIFAR-10's class count, so data=cifar10 accepts it
+                for i in range(150):
+                    buf = io.BytesIO()
+                    Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(buf, format="PNG")
+                    info = tarfile.TarInfo(f"{split}/c{c}/{i:04d}.png")
+                    info.size = buf.tell()
+                    buf.seek(0)
+                    tar.addfile(info, buf)
+    go = tmp_path / "go"
+    args = ["data=cifar10", f"data.archive={archive}", f"data.root={tmp_path / 'root'}", "data.image_size=8"]
+    procs = [subprocess.Popen([sys.executable, "-c", PREPARE_WHEN_TOLD, str(go), *args], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=subprocess_env())
+             for _ in range(2)]
+    deadline = time.time() + 120
+    while len(list(tmp_path.glob("go.ready.*"))) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    log = "\n".join(outputs)
+    assert log.count("Decoding") == 1 and log.count("Waiting for another process") == 1, log
+    finals = {o.strip().splitlines()[-1].split(" (")[0] for o in outputs}
+    assert finals == {f"cifar10: 1,500 train and 1,500 test images, 10 classes of 8x8, ready in data.root={tmp_path / 'root'}"}
+    assert len(list((tmp_path / "root" / "archives").glob("*.npz"))) == 1
+
+
+def test_a_fresh_machine_downloads_by_default_and_without_internet_says_where_to_point(tmp_path):
+    """`python run.py model=jumpnet` with no archive named: data.download is on, so torchvision fetches CIFAR-10;
+    with no network (a dead proxy here) the run fails in one line that names data.archive / JUMPNET_DATA_ARCHIVE."""
+    out = run_py(["model=jumpnet", f"paths.experiments_dir={tmp_path / 'exp'}", f"paths.data_dir={tmp_path / 'data'}"],
+                 JUMPNET_DATA_ARCHIVE="", https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
+                 no_proxy="", NO_PROXY="")
+    assert out.returncode == 1
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [line for line in out.stderr.splitlines()[-1:]], out.stderr     # the last line, and the only one
+    assert errors[0].startswith(f"error: CIFAR-10 could not be downloaded into data.root='{tmp_path / 'data'}'")
+    assert "point data.archive (or JUMPNET_DATA_ARCHIVE) at a local copy" in errors[0]
+    assert "Traceback" not in out.stderr

@@ -29,6 +29,7 @@ from jumpnet.data.loaders import make_loaders
 from jumpnet.data.plain import PlainLoader
 from jumpnet.data.splits import Splits
 from jumpnet.factory import build_model
+from jumpnet.memory_format import memory_format_for
 from jumpnet.train import Trainer, evaluate
 from tests.conftest import TINY_JUMPNET
 
@@ -38,7 +39,7 @@ ACC_TOLERANCE = 0.15
 LOSS_TOLERANCE = 0.10
 PARITY_DATA = ["data=synthetic", "data.train_size=512", "data.val_size=0", "data.test_size=512"]
 PARITY_TRAINER = ["trainer.epochs=4", "trainer.batch_size=64", "trainer.progress=none", "trainer.resume=false",
-                  "trainer.threads=2", "logger=none"]
+                  "trainer.threads=1", "logger=none"]
 
 
 def loader_cfg(fast: bool, crop_padding: int = PAD, flip: bool = True):
@@ -157,7 +158,8 @@ def train_once(fast: bool, seed: int, tmp_path) -> tuple[float, dict]:
     torch.set_num_threads(int(cfg.trainer.threads))
     torch.manual_seed(seed)
     splits = make_splits(load_arrays(cfg.data), int(cfg.data.val_size))
-    model = build_model(cfg).to(memory_format=torch.channels_last)
+    model = build_model(cfg)
+    model = model.to(memory_format=memory_format_for(model, cfg.trainer.channels_last, CPU))
     train, val, test = make_loaders(splits, cfg.data, cfg.trainer, seed, CPU)
     trainer = Trainer(model, train, val, cfg.trainer, cfg.optimizer, tmp_path / f"{fast}-{seed}.pt")
     fit = trainer.fit()

@@ -58,7 +58,8 @@ def test_describe_prints_one_json_object():
 def test_describe_rejects_unknown_model_listing_choices():
     out = run_module("jumpnet.describe", ["model=jumpnett"])
     assert out.returncode != 0
-    assert "model/jumpnett" in out.stderr and "jumpnet50" in out.stderr
+    assert out.stderr.startswith("error: model=jumpnett is not an option") and "did you mean jumpnet?" in out.stderr
+    assert "jumpnet50" in out.stderr and "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1
 
 
 def test_describe_rejects_widths_that_do_not_chain():

@@ -15,7 +15,7 @@ from scipy import stats
 
 from jumpnet.report import Report, build_report
 from jumpnet.report.collect import ordered
-from tests.conftest import TINY_DATA, TINY_JUMPNET, run_module, run_py
+from tests.conftest import TINY_DATA, TINY_JUMPNET, run_module, run_py, wandb_records
 
 VARIANTS = ["full", "no_links", "add"]
 SEEDS = [0, 1]
@@ -160,11 +160,20 @@ def test_failed_diverged_and_unfinished_runs_are_listed(sweep: Path, tmp_path: P
 
 def test_cli_writes_the_report_and_refuses_no_completed_runs(sweep: Path, tmp_path: Path) -> None:
     out = tmp_path / "reports" / "cli"
-    proc = run_module("jumpnet.report", [str(sweep), "--out", str(out)], timeout=120)
+    proc = run_module("jumpnet.report", [str(sweep), "--out", str(out), "--wandb"], timeout=120,
+                      WANDB_DATA_DIR=str(tmp_path / "wandb-data"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in ("results.csv", "README.md", "table_architectures.md", "table_architectures.tex",
                  "table_ablations.md", "table_ablations.tex", *(f"{s}.{e}" for s in FIGURES for e in ("pdf", "png"))):
         assert (out / name).is_file(), name
+    # --wandb: every file of the report folder in one `report` artifact of a W&B run of its own
+    records = wandb_records(out)
+    (artifact,) = [r["artifact"] for r in records if r["type"] == "artifact"]
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and "wandb" not in p.parts)
+    assert artifact["type"] == "report" and artifact["name"] == "report-cli" and "README.md" in files
+    assert sorted(c["path"] for c in artifact["manifest"]["contents"]) == files
+    run = next(r["run"] for r in records if r["type"] == "run")
+    assert run["display_name"] == "report-cli" and run["run_group"] == "cli"
     empty = tmp_path / "empty"
     (empty / "jumpnet-full-s0" / ".hydra").mkdir(parents=True)
     proc = run_module("jumpnet.report", [str(empty), "--out", str(tmp_path / "none")], timeout=120)
@@ -178,3 +187,4 @@ def test_study_order_comes_first_then_other_names() -> None:
     assert list(models.categories) == ["jumpnet", "densenet", "plain_cnn", "alpha", "zeta"]
     variants = ordered(pd.Series(["head_fc", "concat", "full"]), ["full", "no_links", "add", "concat"])
     assert list(variants.categories) == ["full", "concat", "head_fc"] and variants.ordered
+

@@ -5,7 +5,10 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from jumpnet.plan import plan
+from jumpnet.status import status_table
 from tests.conftest import ROOT, TINY_DATA, WITH_TEST_CONF, find_runs, run_py, subprocess_env, wandb_summary
 
 FAST = [*TINY_DATA, "trainer.epochs=1", *WITH_TEST_CONF]
@@ -13,7 +16,7 @@ FAST = [*TINY_DATA, "trainer.epochs=1", *WITH_TEST_CONF]
 
 def test_two_models_by_two_variants_leave_four_runs_in_separate_wandb_runs(exp_dir):
     out = run_py(["-m", "model=tiny_jumpnet,tiny_densenet", "ablation=full,no_links", "name=grid", *FAST,
-                  f"paths.experiments_dir={exp_dir}"])
+                  "logger.tags=[study]", f"paths.experiments_dir={exp_dir}"])
     assert out.returncode == 0, out.stderr[-3000:]
     runs = find_runs(exp_dir / "grid")
     assert sorted(runs) == ["tiny_densenet-full-s0", "tiny_densenet-no_links-s0",
@@ -24,9 +27,11 @@ def test_two_models_by_two_variants_leave_four_runs_in_separate_wandb_runs(exp_d
     summaries = {name: wandb_summary(p.parent) for name in runs for p in exp_dir.rglob(f"{name}/metrics.json")}
     assert len({s["run_id"] for s in summaries.values()}) == 4
     for name, s in summaries.items():
-        assert s["state"] == "finished" and s["name"] == name
-        assert s["tags"][:2] == [runs[name]["model"], runs[name]["ablation"]]
+        # named by the run folder and the overrides its path holds: unique within the experiment
+        assert s["state"] == "finished" and s["name"] == f"{name} [{next(exp_dir.rglob(name)).parent.name}]"
+        assert s["tags"] == [runs[name]["model"], runs[name]["ablation"], "synthetic", "study"]  # + logger.tags
         assert s["config"]["name"] == "grid" and s["summary"]["test_acc"] == runs[name]["test_acc"]
+        assert s["summary"]["val_acc"] == {"max": runs[name]["best_val_acc"]}   # define_metric: the best
 
 
 def test_grid_keeps_only_valid_and_distinct_arms(exp_dir):
@@ -43,7 +48,8 @@ def test_a_failing_run_is_recorded_and_the_others_finish(exp_dir):
     out = run_py(["-m", "model=tiny_jumpnet", "data.train_subset=64,100000", "logger=none", *FAST,
                   f"paths.experiments_dir={exp_dir}"])
     assert out.returncode != 0
-    assert "1 of 2 runs did not complete" in out.stderr
+    assert out.stderr.splitlines()[-1].startswith("error: 1 of 2 runs did not complete: ")  # one line, no traceback
+    assert "Fix: read error.txt in their folders" in out.stderr and "Traceback" not in out.stderr
     folders = {p.parent.parent.name: p.parent for p in exp_dir.rglob("metrics.json")}
     good = find_runs(next(v for k, v in folders.items() if "train_subset=64" in k))
     bad_dir = next(v for k, v in folders.items() if "train_subset=100000" in k)
@@ -74,6 +80,22 @@ def test_rerun_after_an_interrupted_sweep_does_only_the_unfinished_work(exp_dir)
     assert list(before) == ["tiny_jumpnet-full-s0"], "only seed 0 finished before the kill"
     finished = next(exp_dir.rglob("tiny_jumpnet-full-s0/metrics.json"))
     first_record = finished.read_bytes()
+    sweep = exp_dir / "default"
+    before_reading = tree(exp_dir)
+
+    # make status and make plan on the half-finished sweep: the same folders as the sweeper's, nothing written
+    table, waiting, note = status_table(sweep)
+    runs = {Path(r["run"]).name: r for r in table.to_dict("records")}
+    assert note is None and set(runs) <= {"tiny_jumpnet-full-s0", "tiny_jumpnet-full-s1"}
+    assert runs["tiny_jumpnet-full-s0"]["status"] == "completed" and runs["tiny_jumpnet-full-s0"]["epochs"] == "3/3"
+    assert runs["tiny_jumpnet-full-s0"]["test acc"] and runs["tiny_jumpnet-full-s0"]["last update"]
+    assert runs["tiny_jumpnet-full-s1"]["status"] in ("interrupted", "new")  # killed in its first epoch or later
+    assert runs["tiny_jumpnet-full-s1"]["epochs"].endswith("/3")
+    assert [Path(w).name for w in waiting] == ["tiny_jumpnet-full-s2"]
+    planned = plan(args[1:], reports=exp_dir / "no-reports")
+    assert "tiny_jumpnet-full-s0 | done" in planned and "tiny_jumpnet-full-s2 | to run " in planned
+    assert "Totals: 3 arms (1 done, 2 to run)." in planned
+    assert tree(exp_dir) == before_reading, "status and plan write nothing"
 
     out = run_py(args)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -84,3 +106,11 @@ def test_rerun_after_an_interrupted_sweep_does_only_the_unfinished_work(exp_dir)
     assert all(r["status"] == "completed" for r in runs.values()) and len(runs) == 3
     assert runs["tiny_jumpnet-full-s1"]["resumed_from_epoch"] >= 1      # resumed from its checkpoint
     assert runs["tiny_jumpnet-full-s2"]["resumed_from_epoch"] == 0      # never started before: trained fresh
+
+    table, waiting, _ = status_table(sweep)  # the finished sweep
+    assert list(table["status"]) == ["completed"] * 3 and list(table["epochs"]) == ["3/3"] * 3 and waiting == []
+
+
+def tree(root: Path) -> dict[str, float]:
+    """Every file under ``root`` with its modification time."""
+    return {str(p): p.stat().st_mtime for p in root.rglob("*") if p.is_file()}

@@ -8,7 +8,7 @@ from torch import nn
 
 from jumpnet.configs import compose_config
 from jumpnet.data.loader import BatchLoader
-from jumpnet.optim import build_optimizer, lr_factor
+from jumpnet.optim import build_optimizer, build_scheduler, lr_factor
 from jumpnet.train import Trainer
 
 
@@ -19,12 +19,30 @@ def test_step_schedule_divides_at_the_milestones():
     assert factors[75] == factors[99] == pytest.approx(0.01)
 
 
-def test_cosine_and_onecycle_shapes():
+def test_cosine_schedule_anneals_to_zero():
     cosine = [lr_factor(s, 100, 0, "cosine", [], 0.1) for s in range(101)]
     assert cosine[0] == 1.0 and cosine[50] == pytest.approx(0.5) and cosine[100] == pytest.approx(0.0)
     assert all(a >= b for a, b in zip(cosine, cosine[1:]))
-    one = [lr_factor(s, 100, 0, "onecycle", [], 0.1) for s in range(100)]
-    assert int(np.argmax(one)) == 30 and one[0] < 0.1 and one[-1] < 0.01
+
+
+@pytest.mark.parametrize("warmup_epochs,peak_step", [(0, 29), (2, 19)])
+def test_onecycle_is_torchs_one_cycle_with_momentum_cycling(warmup_epochs, peak_step):
+    """trainer.schedule=onecycle: torch's OneCycleLR, lr up then down, SGD momentum down then up (the 1cycle policy)."""
+    cfg = compose_config(["trainer.schedule=onecycle", "trainer.epochs=10", "trainer.lr=0.4",
+                          f"trainer.warmup_epochs={warmup_epochs}"])
+    opt = build_optimizer(cfg.optimizer, nn.Linear(2, 2))
+    sched = build_scheduler(opt, cfg.trainer, steps_per_epoch=10)
+    assert isinstance(sched, torch.optim.lr_scheduler.OneCycleLR)
+    lrs, momenta = [], []
+    for _ in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        momenta.append(opt.param_groups[0]["momentum"])
+        opt.step()
+        sched.step()
+    assert int(np.argmax(lrs)) == peak_step and max(lrs) == pytest.approx(0.4)   # the peak is trainer.lr
+    assert lrs[0] == pytest.approx(0.4 / 25) and lrs[-1] < 1e-4                   # from lr/25 to ~0
+    assert momenta[0] == pytest.approx(0.95) and min(momenta) == pytest.approx(0.85, abs=1e-3)
+    assert int(np.argmin(momenta)) == peak_step and momenta[-1] > 0.94         # momentum mirrors the lr
 
 
 @pytest.mark.parametrize("name,cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam)])
@@ -50,3 +68,17 @@ def test_early_stopping_ends_training_when_validation_stops_improving(tmp_path):
     assert [h["epoch"] for h in fit.history] == [1, 2, 3]
     assert fit.best_epoch == 1 and fit.status == "completed"
     assert "early stop after epoch 3" in fit.notes[0]
+
+
+def test_deterministic_turns_on_torchs_deterministic_algorithms_and_off_cudnn_autotuning():
+    from jumpnet.provenance import set_determinism
+
+    try:
+        set_determinism(True, fast=True)
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        set_determinism(False, fast=True)   # the next run of a multirun in the same process starts clean
+        assert not torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.benchmark
+        assert not torch.backends.cudnn.deterministic
+    finally:
+        set_determinism(False, fast=False)

@@ -11,6 +11,7 @@
   ``no_shortcuts`` is its ``no_links``; a matched arm whose solved width is the
   raw arm's), comparing the class, its integer widths (``width_mult`` and any
   ``ablation.match`` solved) and the resolved switches.
+  The arms come from ``jumpnet.arms``, which ``make plan`` and ``make status`` share.
 - Skips runs whose folder already holds a completed ``metrics.json``, so
   re-running a sweep does only the unfinished work (interrupted runs resume
   from their checkpoint inside the job).
@@ -19,7 +20,6 @@
 """
 
 import logging
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -27,7 +27,8 @@ from typing import Any, Dict, List, Optional, Sequence
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
-from hydra.errors import HydraException
+
+from jumpnet.errors import ConfigError, SweepError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ ConfigStore.instance().store(group="hydra/sweeper", name="valid_grid", node=Vali
                              provider="jumpnet")
 
 
-class SweepFailed(HydraException):
+class SweepFailed(SweepError):
     """Some runs of the sweep did not complete; the others did and are kept."""
 
 
@@ -56,65 +57,35 @@ class ValidGridSweeper(BasicSweeper):
         self.arguments: List[str] = []
         self.run_dirs: List[Path] = []
         self.skipped_done: List[Path] = []
-        self.specs: Dict[str, Any] = {}
 
     def _job_config(self, overrides: Sequence[str]) -> Any:
         return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
 
-    def _jobs(self, overrides: List[Override]) -> List[List[str]]:
-        """Every job's overrides: the grid of ``overrides``, or the union of the arms' grids, in order, once each."""
-        if not self.arms:
-            return BasicSweeper.split_arguments(overrides, None)[0]
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-
-        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        jobs: Dict[tuple, List[str]] = {}
-        for arm in self.arms:
-            try:
-                lines = [*self._parse_config(), *shlex.split(arm), *self.arguments]
-                grid = BasicSweeper.split_arguments(parser.parse_overrides(lines), None)[0]
-            except (HydraException, ValueError) as err:
-                raise HydraException(f"hydra.sweeper.arms entry {arm!r} is not a line of overrides: {err}") from err
-            for job in grid:
-                jobs.setdefault(tuple(sorted(job)), job)
-        return list(jobs.values())
-
-    def sweep(self, arguments: List[str]) -> Any:
-        self.arguments = list(arguments)
-        returns = super().sweep(arguments)
-        self._summarize()
-        return returns
-
     def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
-        from jumpnet.checks import check_run_config
-        from jumpnet.network import AblationError
+        from jumpnet.arms import enumerate_arms, grid_jobs
         from jumpnet.runfolder import run_status
 
-        jobs = self._jobs(overrides)
+        jobs = grid_jobs(self.params, self.arguments, self.hydra_context.config_loader, self.arms)
         kept: List[List[str]] = []
-        networks: Dict[tuple, str] = {}
-        for job in jobs:
-            cfg = self._job_config(job)
-            try:
-                check_run_config(cfg)
-            except AblationError as err:
-                log.warning(f"Not a valid arm, left out of the grid: {' '.join(job)} ({err})")
+        for arm in enumerate_arms(jobs, self._job_config):
+            if arm.kind == "bad_config":  # bad input: stop before any job starts
+                err = arm.error
+                raise type(err)(f"{err.message} (sweep arm: {arm.label})", err.fix) from err
+            if arm.kind == "invalid":
+                log.warning(f"Not a valid arm, left out of the grid: {arm.label} ({arm.reason})")
                 continue
-            except ValueError as err:  # bad input: stop before any job starts
-                raise HydraException(f"Job {' '.join(job)}: {err}") from err
-            same = self._same_network_as(cfg, job, networks)
-            if same:
-                log.info(f"Left out: {' '.join(job)} builds the same network as {same}")
+            if arm.kind == "duplicate":
+                log.info(f"Left out: {arm.label} {arm.reason}")
                 continue
-            run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
-            self.run_dirs.append(run_dir)
-            if run_status(run_dir) == "completed" and not cfg.trainer.get("overwrite", False):
-                log.info(f"Already completed, skipped: {run_dir}")
-                self.skipped_done.append(run_dir)
+            self.run_dirs.append(arm.run_dir)
+            if run_status(arm.run_dir) == "completed" and not arm.cfg.trainer.get("overwrite", False):
+                log.info(f"Already completed, skipped: {arm.run_dir}")
+                self.skipped_done.append(arm.run_dir)
                 continue
-            kept.append(job)
+            kept.append(arm.overrides)
         if not self.run_dirs:
-            raise HydraException("No valid run in this sweep: every grid point was an unsupported model x ablation.")
+            raise ConfigError("No valid run in this sweep: every grid point was an unsupported model x ablation",
+                              "see the warnings above for what each model supports")
         log.info(f"Sweep: {len(self.run_dirs)} runs, {len(self.skipped_done)} already completed, "
                  f"{len(kept)} to launch")
         if not kept:
@@ -123,29 +94,11 @@ class ValidGridSweeper(BasicSweeper):
             return [kept]
         return list(BasicSweeper.split_overrides_to_chunks(kept, max_batch_size))
 
-    def _network(self, cfg: Any) -> str:
-        """The job's network key (``ModelSpec.network_key``), a matched arm's width solved once per distinct arm."""
-        import json
-
-        from omegaconf import OmegaConf
-
-        from jumpnet.factory import resolve_model
-
-        key = json.dumps([OmegaConf.to_container(cfg.model, resolve=True),
-                          OmegaConf.to_container(cfg.ablation, resolve=True),
-                          int(cfg.data.num_classes), int(cfg.data.image_size)], sort_keys=True)
-        if key not in self.specs:
-            self.specs[key] = resolve_model(cfg).network_key()
-        return self.specs[key]
-
-    def _same_network_as(self, cfg: Any, job: Sequence[str], seen: Dict[tuple, str]) -> Optional[str]:
-        """The earlier job that trains the identical network with everything else equal, if any."""
-        rest = tuple(sorted(o for o in job if not o.startswith(("ablation=", "ablation.", "model=", "model."))))
-        key = rest + (self._network(cfg),)
-        if key in seen:
-            return seen[key]
-        seen[key] = " ".join(job)
-        return None
+    def sweep(self, arguments: List[str]) -> Any:
+        self.arguments = list(arguments)  # the command line, which wins over params and arms
+        returns = super().sweep(arguments)
+        self._summarize()
+        return returns
 
     def _summarize(self) -> None:
         from jumpnet.runfolder import read_metrics, run_status
@@ -162,5 +115,5 @@ class ValidGridSweeper(BasicSweeper):
                 bad.append(f"{run_dir} ({status})")
         log.info("Sweep summary:\n" + "\n".join(lines))
         if bad:
-            raise SweepFailed(f"{len(bad)} of {len(self.run_dirs)} runs did not complete: " + "; ".join(bad)
-                              + ". Their folders hold error.txt; re-run the same command to retry only them.")
+            raise SweepFailed(f"{len(bad)} of {len(self.run_dirs)} runs did not complete: " + "; ".join(bad),
+                              "read error.txt in their folders, then re-run the same command to retry only them")

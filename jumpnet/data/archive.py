@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from jumpnet.data.arrays import Arrays, DataError
+from jumpnet.data.lock import preparing
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "test")
@@ -81,22 +82,32 @@ def decode_archive(path: Path) -> Arrays:
     )
 
 
+def read_cache(cache: Path) -> Arrays:
+    with np.load(cache) as f:
+        return Arrays(f["x_train"], f["y_train"], f["x_test"], f["y_test"], [str(c) for c in f["classes"]])
+
+
 def load_archive(path: str | os.PathLike, cache_root: str | os.PathLike) -> Arrays:
-    """Arrays of the archive, decoded once and then read from the cache."""
+    """Arrays of the archive, decoded once (by one process at a time: ``preparing``) and then read from the cache."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise DataError(f"data.archive={str(path)!r} does not exist. Point data.archive (or JUMPNET_DATA_ARCHIVE) "
-                        f"at a tar of an ImageFolder tree, or unset it to use torchvision's dataset.")
+        raise DataError(f"data.archive={str(path)!r} does not exist",
+                        "point data.archive (or JUMPNET_DATA_ARCHIVE) at a tar of an ImageFolder tree, "
+                        "or set data.archive=null to use torchvision's dataset")
     cache = Path(cache_root).expanduser() / "archives" / f"{path.name.split('.')[0]}-{sha256(path)[:16]}.npz"
     if cache.is_file():
-        with np.load(cache) as f:
-            return Arrays(f["x_train"], f["y_train"], f["x_test"], f["y_test"], [str(c) for c in f["classes"]])
-    log.info(f"Decoding {path} (once; cached at {cache})")
-    arrays = decode_archive(path)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".npz.tmp")
-    with os.fdopen(fd, "wb") as f:
-        np.savez(f, x_train=arrays.x_train, y_train=arrays.y_train, x_test=arrays.x_test,
-                 y_test=arrays.y_test, classes=np.array(arrays.classes))
-    os.replace(tmp, cache)
+        return read_cache(cache)
+    with preparing(cache.parent, cache.stem):
+        if cache.is_file():  # another process decoded it while this one waited
+            return read_cache(cache)
+        log.info(f"Decoding {path} (once; cached at {cache})")
+        arrays = decode_archive(path)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".npz.tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, x_train=arrays.x_train, y_train=arrays.y_train, x_test=arrays.x_test,
+                         y_test=arrays.y_test, classes=np.array(arrays.classes))
+            os.replace(tmp, cache)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     return arrays

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jumpnet.errors import DataError
 
-class DataError(ValueError):
-    """Data that cannot be used, with the value at fault and the fix in the message."""
+__all__ = ["Arrays", "DataError"]
 
 
 @dataclass

@@ -4,7 +4,13 @@
 augmentation there; the Trainer adds bf16 autocast on CUDA).
 ``trainer.fast=false``: ``PlainLoader`` (torchvision transforms per image in
 DataLoader workers, ``trainer.workers`` of them, default ``min(2, cores)``; fp32).
-Both honour ``trainer.channels_last`` for the batches they yield, to match the model's format.
+Both honour ``trainer.channels_last`` (resolved for the device) for the batches they yield, to match the model.
+
+Static shapes (for ``torch.compile`` and CUDA graphs): every training batch
+has ``trainer.batch_size`` images. The ragged last batch is dropped and the
+order is reshuffled every epoch, so a dropped image is seen in other epochs
+(and a split smaller than one batch is one batch). Evaluation keeps every
+image: ``jumpnet.train.evaluate`` pads its last batch instead.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from omegaconf import DictConfig
 from jumpnet.data.loader import BatchLoader, channel_stats
 from jumpnet.data.plain import PlainLoader
 from jumpnet.data.splits import Splits
+from jumpnet.memory_format import use_channels_last
 
 Loader = BatchLoader | PlainLoader
 
@@ -22,14 +29,14 @@ def make_loaders(splits: Splits, data: DictConfig, trainer: DictConfig, seed: in
                  device: torch.device) -> tuple[Loader, Loader | None, Loader]:
     """(train, val or None, test) loaders; normalization constants come from the training split."""
     mean, std = channel_stats(splits.x_train)
-    common = dict(device=device, mean=mean, std=std, channels_last=bool(trainer.channels_last))
+    common = dict(device=device, mean=mean, std=std, channels_last=use_channels_last(trainer.channels_last, device))
     if trainer.get("fast", True):
         cls = BatchLoader
     else:
         cls, common["num_workers"] = PlainLoader, trainer.get("workers")
     batch, eval_batch = int(trainer.batch_size), int(trainer.eval_batch_size)
     train = cls(splits.x_train, splits.y_train, batch, train=True, crop_padding=int(data.crop_padding),
-                flip=bool(data.flip), seed=seed, drop_last=len(splits.y_train) % batch == 1, **common)
+                flip=bool(data.flip), seed=seed, drop_last=True, **common)
     val = cls(splits.x_val, splits.y_val, eval_batch, **common) if len(splits.y_val) else None
     test = cls(splits.x_test, splits.y_test, eval_batch, **common)
     return train, val, test

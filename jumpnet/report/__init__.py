@@ -15,9 +15,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from jumpnet.report import tables as tbl
-from jumpnet.report.arms import ablation_deltas
 from jumpnet.report.budget import equal_budget
 from jumpnet.report.collect import Runs, collect
+from jumpnet.report.comparisons import ablation_deltas
 from jumpnet.report.figures import build_figures, save_figures
 from jumpnet.report.readme import write_readme
 
@@ -28,7 +28,7 @@ class Report:
 
     out: Path
     runs: Runs
-    arms: pd.DataFrame  # one row per model x width x setting x variant: arms.ablation_deltas
+    arms: pd.DataFrame  # one row per model x width x setting x variant: comparisons.ablation_deltas
     tables: list[tbl.Table]
     figures: dict[str, Figure]
 

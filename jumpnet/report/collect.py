@@ -23,7 +23,8 @@ VARIANT_ORDER = ["full", "no_links", "no_links_matched", "no_links_matched_macs"
 # Config keys that say where or how a run was launched, not what it measured.
 IGNORED_PREFIXES = ("paths.", "logger.", "hydra.")
 IGNORED_KEYS = {"name", "model.name", "ablation.name", "trainer.device", "trainer.resume", "trainer.overwrite",
-                "trainer.progress", "trainer.threads", "data.root", "data.download", "model.width_mult"}
+                "trainer.progress", "trainer.threads", "trainer.stall_timeout_s", "data.root", "data.download",
+                "model.width_mult"}
 
 
 @dataclass

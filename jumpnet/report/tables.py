@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jumpnet.report.arms import count_note
+from jumpnet.report.comparisons import count_note
 
 TEST_NAME = "Welch's t-test"
 

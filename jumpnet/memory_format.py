@@ -1,0 +1,60 @@
+"""Which memory format a run trains in: ``trainer.channels_last`` = ``auto`` | ``true`` | ``false``.
+
+``auto`` means channels_last on CUDA, where it speeds up convolutions under
+mixed precision, and the default contiguous NCHW on the CPU. On CPUs whose
+oneDNN runs its AVX2 kernels (no AVX-512), the backward pass of a 1x1
+convolution with stride > 1 and fewer than 8 input channels in channels_last
+corrupts the heap with one thread and hangs in OpenMP with two
+(torch 2.14.1, oneDNN 3.12; ``tools/onednn_avx2_repro.py`` reproduces it and
+tabulates which shapes and settings fail). Contiguous tensors take other
+kernels and are safe. An explicit ``true`` on the CPU is honoured, with a
+warning when the model has such a convolution.
+"""
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+CHOICES = ("auto", "true", "false")
+REPRO = "tools/onednn_avx2_repro.py"
+
+
+def parse_setting(value: object) -> str:
+    """``auto``/``true``/``false`` from a config value (YAML gives bools for true/false)."""
+    text = str(value).lower()
+    if text not in CHOICES:
+        raise ValueError(f"trainer.channels_last={value!r} is unknown; choose auto (channels_last on CUDA, "
+                         f"contiguous on CPU), true or false")
+    return text
+
+
+def use_channels_last(setting: object, device: torch.device) -> bool:
+    """Resolve the setting for the device a run trains on."""
+    text = parse_setting(setting)
+    if text == "auto":
+        return torch.device(device).type == "cuda"
+    return text == "true"
+
+
+def hazardous_convs(model: nn.Module) -> list[str]:
+    """Convolutions that crash or hang in channels_last on oneDNN's AVX2 CPU kernels: 1x1, stride > 1, 2-7 inputs."""
+    return [name for name, m in model.named_modules()
+            if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1
+            and 2 <= m.in_channels // m.groups < 8]
+
+
+def memory_format_for(model: nn.Module, setting: object, device: torch.device) -> torch.memory_format:
+    """The format to train ``model`` in on ``device``, warning when an explicit choice is known to be unsafe."""
+    channels_last = use_channels_last(setting, device)
+    if channels_last and torch.device(device).type == "cpu":
+        risky = hazardous_convs(model)
+        if risky:
+            log.warning(f"trainer.channels_last=true on the CPU with {len(risky)} 1x1 strided convolution(s) of "
+                        f"fewer than 8 input channels ({', '.join(risky[:3])}{', ...' if len(risky) > 3 else ''}): "
+                        f"on CPUs without AVX-512 oneDNN crashes or hangs on these ({REPRO}). "
+                        f"Use trainer.channels_last=auto if this run stalls or dies.")
+    return torch.channels_last if channels_last else torch.contiguous_format

@@ -1,0 +1,39 @@
+"""``python -m jumpnet.report ... --wandb``: the report folder as a W&B artifact, beside the runs it was built from.
+
+The report gets a W&B run of its own (``job_type=report``, grouped with the
+experiment's runs) whose only content is a ``report`` artifact holding every file
+of the folder: tables, figures, ``results.csv``, ``README.md``. Offline by default,
+like the runs: the W&B run lands in ``<report>/wandb/`` and uploads with ``wandb sync``.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from jumpnet.provenance import git_sha
+
+
+def artifact_name(out: Path) -> str:
+    """W&B artifact names allow letters, digits, ``-``, ``_`` and ``.``."""
+    return "report-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", out.resolve().name)
+
+
+def log_report(out: str | os.PathLike, sources: list[str], completed: int, project: str = "jumpnet-ablation",
+               mode: str = "offline", entity: str | None = None, group: str | None = None) -> str:
+    """Log every file under ``out`` (its own ``wandb/`` folder aside) as one ``report`` artifact; return its name."""
+    import wandb
+
+    out = Path(out)
+    files = sorted(p for p in out.rglob("*") if p.is_file() and "wandb" not in p.relative_to(out).parts)
+    name = artifact_name(out)
+    os.environ.setdefault("WANDB_SILENT", "true")
+    with wandb.init(project=project, entity=entity, mode=mode, dir=str(out), job_type="report", name=name,
+                    group=group or out.resolve().name, reinit="create_new",
+                    config={"sources": [str(s) for s in sources], "git_sha": git_sha()}) as run:
+        artifact = wandb.Artifact(name, type="report", metadata={"sources": [str(s) for s in sources],
+                                                                 "completed_runs": completed, "files": len(files)})
+        for path in files:
+            artifact.add_file(str(path), name=str(path.relative_to(out)))
+        run.log_artifact(artifact)
+    return name

@@ -1,0 +1,213 @@
+"""The config's types: one dataclass per group, registered in Hydra's ConfigStore as ``schema/<name>``.
+
+Each yaml of a schematized group names its schema first in its defaults list
+(``conf/data/cifar10.yaml``: ``- /schema/data@_here_``; ``conf/config.yaml``:
+``- /schema/trainer@trainer``), so Hydra checks every value when the config is
+composed: ``trainer.epochs=abc``, a mistyped key (``trainer.epoch=2``) or a typo
+in a closed choice (``trainer.schedule=cosin``, an enum here) fails before
+anything runs. What a type cannot say (``trainer.lr > 0``; fields that mix bools
+and strings, such as ``trainer.channels_last: auto|true|false``, which OmegaConf
+2.3 cannot type as a Union) is declared beside the field with :func:`spec` and
+checked by :func:`check_fields`. ``model`` stays free-form: each family has its
+own metaparameters, checked against its constructor (``jumpnet.factory``).
+
+To add a field: add it to its dataclass here (type, default, ``spec`` for a
+range or choices) and document it in the yaml that sets it (``conf/config.yaml``
+for trainer). A new group option (``conf/data/svhn.yaml``) starts its defaults
+list with ``- /schema/data@_here_``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import operator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from jumpnet.errors import ConfigError, did_you_mean
+
+
+class Schedule(StrEnum):
+    cosine = "cosine"
+    step = "step"
+    onecycle = "onecycle"
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Progress(StrEnum):
+    auto = "auto"   # a bar on a terminal, log lines otherwise
+    bar = "bar"
+    log = "log"
+    none = "none"
+
+
+class Merge(StrEnum):
+    concat = "concat"
+    add = "add"
+
+
+class Head(StrEnum):
+    gap = "gap"
+    fc = "fc"
+
+
+class Match(StrEnum):
+    params = "params"
+    macs = "macs"
+
+
+class WandbMode(StrEnum):
+    offline = "offline"
+    online = "online"
+    disabled = "disabled"
+
+
+def spec(default: Any, *, ge: float | None = None, gt: float | None = None, lt: float | None = None,
+         choices: tuple | None = None, why: str = "") -> Any:
+    """A field with a default and the bounds (or, for mixed bool/str fields, the choices) its value must meet."""
+    return field(default=default, metadata={"ge": ge, "gt": gt, "lt": lt, "choices": choices, "why": why})
+
+
+COMPILE_MODES = (False, True, "default", "max-autotune", "reduce-overhead")  # true: torch.compile's default
+
+
+@dataclass
+class TrainerConf:
+    """``trainer``: how one run trains (each field is documented in conf/config.yaml)."""
+
+    epochs: int = spec(30, ge=1)
+    batch_size: int = spec(128, ge=2, why="BatchNorm needs 2 images")
+    eval_batch_size: int = spec(512, ge=1)
+    lr: float = spec(0.1, gt=0)
+    weight_decay: float = spec(5.0e-4, ge=0)
+    schedule: Schedule = Schedule.cosine
+    milestones: List[float] = field(default_factory=lambda: [0.5, 0.75])
+    gamma: float = spec(0.1, gt=0)
+    warmup_epochs: float = spec(0.0, ge=0)
+    label_smoothing: float = spec(0.0, ge=0, lt=1)
+    early_stopping: Optional[int] = spec(None, ge=1)
+    device: Device = Device.auto
+    fast: bool = True
+    compile: Any = spec(False, choices=COMPILE_MODES)
+    channels_last: Any = spec("auto", choices=("auto", True, False))
+    resume: bool = True
+    overwrite: bool = False
+    deterministic: bool = False
+    init_draws: int = spec(1, ge=1)
+    init_steps: int = spec(20, ge=1)
+    workers: Optional[int] = spec(None, ge=0)
+    threads: Optional[int] = spec(None, ge=1)
+    progress: Progress = Progress.auto
+    stall_timeout_s: Optional[float] = spec(1800.0, gt=0)
+    runs_per_gpu: int = spec(1, ge=1)
+
+
+@dataclass
+class DataConf:
+    """``data``: a dataset and how it is split and augmented (conf/data/cifar10.yaml documents each field)."""
+
+    name: str = MISSING
+    root: str = "data"
+    download: bool = True
+    archive: Optional[str] = None
+    num_classes: int = spec(10, ge=2)
+    image_size: int = spec(32, ge=1)
+    val_size: int = spec(5000, ge=0, why="0 selects the last epoch")
+    train_subset: Optional[int] = spec(None, ge=1)
+    test_subset: Optional[int] = spec(None, ge=1)
+    crop_padding: int = spec(4, ge=0, why="0 turns cropping off")
+    flip: bool = True
+
+
+@dataclass
+class SyntheticDataConf(DataConf):
+    """``data=synthetic``: seeded random images, sized by the config."""
+
+    download: bool = False
+    train_size: int = spec(512, ge=1)
+    test_size: int = spec(256, ge=1)
+
+
+@dataclass
+class AblationConf:
+    """``ablation``: the architectural switches every model takes (conf/ablation/*.yaml)."""
+
+    name: str = MISSING
+    links: bool = True
+    merge: Optional[Merge] = None       # null: the model's own
+    head: Optional[Head] = None         # null: the model's own
+    match: Optional[Match] = None       # null, or solve the width so this budget equals the full arm's
+    residual: bool = True               # JumpNet/ResNet: keep the identity path of a block
+
+
+@dataclass
+class LoggerConf:
+    """``logger=none``: no tracker."""
+
+    name: str = MISSING
+
+
+@dataclass
+class WandbLoggerConf(LoggerConf):
+    """``logger=wandb`` (conf/logger/wandb.yaml documents each field)."""
+
+    mode: WandbMode = WandbMode.offline
+    project: str = "jumpnet-ablation"
+    entity: Optional[str] = None
+    group: Optional[str] = None         # null: the experiment's name
+    tags: List[str] = field(default_factory=list)
+    log_checkpoint: bool = False
+
+
+SCHEMAS = {"trainer": TrainerConf, "data": DataConf, "synthetic_data": SyntheticDataConf,
+           "ablation": AblationConf, "logger": LoggerConf, "wandb_logger": WandbLoggerConf}
+for _name, _node in SCHEMAS.items():
+    ConfigStore.instance().store(group="schema", name=_name, node=_node, provider="jumpnet")
+
+TYPED_GROUPS = ("trainer", "data", "ablation", "logger")
+
+
+def _fields(node: Any) -> dict[str, dataclasses.Field]:
+    """The schema fields of a group's node, by name; empty for a node without a schema (a user's own yaml)."""
+    kind = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
+    return {f.name: f for f in dataclasses.fields(kind)} if dataclasses.is_dataclass(kind) else {}
+
+
+def _check_value(key: str, value: Any, meta: dict) -> None:
+    if meta.get("choices") is not None:
+        choices = meta["choices"]
+        if not any(value is c if isinstance(c, bool) else value == c for c in choices):
+            shown = ", ".join(str(c).lower() if isinstance(c, bool) else c for c in choices)
+            raise ConfigError(f"{key}={value!r} is not one of {shown}{did_you_mean(value, map(str, choices))}")
+        return
+    if value is None or isinstance(value, bool):
+        return
+    why = f" ({meta['why']})" if meta.get("why") else ""
+    for bound, words, ok in (("ge", ">=", operator.ge), ("gt", ">", operator.gt), ("lt", "<", operator.lt)):
+        if meta.get(bound) is not None and not ok(value, meta[bound]):
+            raise ConfigError(f"{key}={value} must be {words} {meta[bound]}{why}")
+
+
+def check_fields(cfg: DictConfig) -> None:
+    """Keys the schema does not know (added with ``+``) and values outside their declared range or choices."""
+    seed = cfg.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"seed={seed!r} must be an integer", "e.g. seed=0")
+    for group in TYPED_GROUPS:
+        node, known = cfg.get(group), _fields(cfg.get(group))
+        for key in node.keys() if known else ():
+            if key not in known:
+                hint = did_you_mean(f"{group}.{key}", [f"{group}.{k}" for k in known])
+                raise ConfigError(f"{group}.{key} is not a {group} field{hint}",
+                                  "remove it (a leading + adds keys that the schema, jumpnet/schema.py, does not know)")
+        for name, f in known.items():
+            if f.metadata:
+                _check_value(f"{group}.{name}", node[name], f.metadata)

@@ -1,0 +1,103 @@
+"""The typed config (jumpnet/schema.py): typos fail when the config is composed, every option is typed,
+the fields other work relies on are accepted, and checks.py keeps only what spans several fields."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from jumpnet import schema
+from jumpnet.checks import check_run_config
+from jumpnet.configs import CONF_DIR, compose_config
+from jumpnet.errors import ConfigError
+from jumpnet.layers import MERGES, ClassifierHead
+from jumpnet.optim import SCHEDULES
+from tests.conftest import TEST_CONF, TINY_DATA, WITH_TEST_CONF
+
+GROUPS = {"data": schema.DataConf, "ablation": schema.AblationConf, "logger": schema.LoggerConf}
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_every_option_of_a_schematized_group_is_typed(group):
+    for path in sorted((CONF_DIR / group).glob("*.yaml")):
+        cfg = compose_config([f"{group}={path.stem}"])
+        assert issubclass(OmegaConf.get_type(cfg[group]), GROUPS[group]), path
+    assert OmegaConf.get_type(compose_config([]).trainer) is schema.TrainerConf
+
+
+def test_the_enums_are_the_choices_the_code_accepts():
+    assert {m.value for m in schema.Merge} == set(MERGES)
+    assert {h.value for h in schema.Head} == set(ClassifierHead.HEADS)
+    assert {s.value for s in schema.Schedule} == set(SCHEDULES)
+
+
+@pytest.mark.parametrize("override", ["trainer.epochs=abc", "trainer.epoch=2", "trainer.schedule=cosin",
+                                      "trainer.device=gpu", "trainer.progress=quiet", "ablation.merge=sum",
+                                      "ablation.head=mlp", "logger.mode=offlne", "data.flip=maybe",
+                                      "data.train_size=10", "logger.tags=[a]"])
+def test_a_typo_fails_when_the_config_is_composed(override):
+    extra = ["logger=none"] if override.startswith("logger.tags") else []
+    with pytest.raises(ConfigCompositionException):
+        compose_config([*extra, override])
+
+
+@pytest.mark.parametrize("overrides", [
+    ["trainer.channels_last=auto"], ["trainer.channels_last=true"], ["trainer.channels_last=false"],
+    ["trainer.stall_timeout_s=null"], ["trainer.stall_timeout_s=60"], ["trainer.runs_per_gpu=3"],
+    ["trainer.compile=max-autotune"], ["trainer.compile=reduce-overhead"], ["trainer.compile=default"],
+    ["trainer.compile=true"], ["ablation.match=params"], ["ablation.match=macs"], ["ablation.residual=false"],
+    ["trainer.deterministic=true"], ["trainer.schedule=onecycle"], [*TINY_DATA, "data.train_subset=100"],
+])
+def test_fields_other_work_relies_on_are_accepted(overrides):
+    cfg = compose_config([*overrides, "data=synthetic"] if "data=synthetic" not in overrides else overrides)
+    schema.check_fields(cfg)
+
+
+def test_defaults_of_fields_still_without_a_yaml_line():
+    t, ab = compose_config([]).trainer, compose_config([]).ablation
+    assert t.stall_timeout_s == 1800.0 and t.runs_per_gpu == 1 and t.deterministic is False
+    assert ab.match is None and ab.residual is True
+
+
+@pytest.mark.parametrize("override,message", [
+    ("trainer.channels_last=maybe", "trainer.channels_last='maybe' is not one of auto, true, false"),
+    ("trainer.compile=max_autotune", "trainer.compile='max_autotune' is not one of false, true, default, "
+                                     "max-autotune, reduce-overhead; did you mean max-autotune?"),
+    ("trainer.lr=0", "trainer.lr=0.0 must be > 0"),
+    ("trainer.batch_size=1", "trainer.batch_size=1 must be >= 2 (BatchNorm needs 2 images)"),
+    ("trainer.label_smoothing=1", "trainer.label_smoothing=1.0 must be < 1"),
+    ("data.val_size=-1", "data.val_size=-1 must be >= 0 (0 selects the last epoch)"),
+    ("seed=abc", "seed='abc' must be an integer"),
+    ("+trainer.epoch=2", "trainer.epoch is not a trainer field; did you mean trainer.epochs?"),
+    ("+model.stems=[4,8]", "model.stems is not a parameter of JumpNet; did you mean model.stem?"),
+    # what spans several fields stays in checks.py
+    ("trainer.warmup_epochs=30", "trainer.warmup_epochs=30.0 leaves nothing of trainer.epochs=30 to the schedule"),
+    ("trainer.early_stopping=3", "trainer.early_stopping=3 needs a validation split, but data.val_size=0"),
+    ("trainer.milestones=[0.5,75]", "trainer.milestones=[0.5, 75.0]: [75.0] not fractions of training in (0, 1)"),
+])
+def test_values_the_types_cannot_refuse_are_refused_before_any_work(override, message):
+    extra = ["data.val_size=0"] if "early_stopping" in override else []
+    extra += ["trainer.schedule=step"] if "milestones" in override else []
+    cfg = compose_config(["data=synthetic", override, *extra])
+    with pytest.raises(ConfigError) as err:
+        check_run_config(cfg)
+    assert str(err.value).startswith(message)
+
+
+def test_the_test_suites_tiny_models_and_synthetic_fields_compose():
+    for path in sorted((TEST_CONF / "model").glob("*.yaml")):
+        check_run_config(compose_config([*WITH_TEST_CONF, f"model={path.stem}", *TINY_DATA]))
+
+
+def test_every_schema_field_has_a_default():
+    """A field another session adds to the schema before its yaml line exists must still compose."""
+    for node in schema.SCHEMAS.values():
+        for f in dataclasses.fields(node):
+            assert f.name == "name" or f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
+def test_every_experiment_preset_passes_the_schema(preset):
+    check_run_config(compose_config([f"experiment={preset}", "data.archive=null"]))
