@@ -22,7 +22,7 @@ def budget_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     experiments = tmp_path_factory.mktemp("budget") / "experiments"
     arms = "[" + ",".join(f'"{a}"' for a in ARMS) + "]"
     proc = run_py(["-m", "experiment=budget", f"hydra.sweeper.arms={arms}", "seed=0,1", *TINY_DATA,
-                   "trainer.epochs=1", "trainer.device=cpu", "trainer.threads=1", "logger=none", *WITH_TEST_CONF,
+                   "trainer.epochs=1", "trainer.warmup_epochs=0", "trainer.device=cpu", "trainer.threads=1", "logger=none", *WITH_TEST_CONF,
                    f"paths.experiments_dir={experiments}"], timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return experiments / "budget", proc.stdout + proc.stderr
@@ -50,7 +50,8 @@ def test_arms_sweep_runs_each_family_at_its_widths_and_drops_duplicates(budget_s
                      "tiny_jumpnet-no_shortcuts", "tiny_resnet_v2-full", "tiny_resnet_v2-no_links"]
     assert "Sweep: 16 runs, 0 already completed, 16 to launch" in log
     # ResNet v2: add is its full arm (matched at ratio 1), and without identity adds there are no shortcuts
-    for arm, same in (("add_matched", "model.width_mult=1"), ("no_shortcuts", "ablation=no_links")):
+    for arm, same in (("add_matched", "model.width_mult=1[^\n]*tiny_resnet_v2-full-s"),
+                      ("no_shortcuts", "tiny_resnet_v2-no_links-s")):
         assert re.search(rf"Left out: [^\n]*tiny_resnet_v2 ablation={arm} [^\n]*builds the same network as "
                          rf"[^\n]*{same}", log)
     widths = sorted({r["width_mult"] for r in runs.values()

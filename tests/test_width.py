@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hydra.errors import ConfigCompositionException
 
 from jumpnet.configs import compose_config
 from jumpnet.describe import describe
+from jumpnet.errors import ConfigError
 from jumpnet.factory import check_config, resolve_model
 from jumpnet.matching import TOLERANCE, budget, solve_width
 from jumpnet.network import AblationError
@@ -112,10 +114,13 @@ def test_describe_shows_the_width_and_the_solve() -> None:
 
 
 def test_bad_width_or_match_is_rejected_naming_the_value() -> None:
-    with pytest.raises(ValueError, match=r"model.width_mult=0.0 must be a positive number"):
+    with pytest.raises(ConfigError, match=r"model.width_mult=0.0 must be a positive number"):
         check_config(compose_config(["model.width_mult=0"]))
-    with pytest.raises(ValueError, match=r"ablation.match='flops' is unknown; choose null"):
-        check_config(compose_config(["ablation.match=flops"]))
+    with pytest.raises(ConfigError, match=r"model.width_mult='wide' must be a positive number"):
+        check_config(compose_config(["model.width_mult=wide"]))
+    with pytest.raises(ConfigCompositionException) as err:  # the schema's enum: before anything is built
+        compose_config(["ablation.match=flops"])
+    assert "expected one of [params, macs]" in str(err.value.__cause__)
 
 
 def test_residual_switch_removes_jumpnets_block_adds_and_means_no_links_in_resnet() -> None:
