@@ -3,23 +3,34 @@
 - Drops grid points a model cannot express (e.g. ResNet v2 x concat), saying so,
   so one command sweeps ``models x variants`` and runs only the valid arms;
   and drops a variant that builds the same network as another in the grid
-  (``concat`` on a model whose own merge is concat is its ``full`` arm).
-- Skips runs whose folder already holds a completed ``metrics.json``, so
-  re-running a sweep does only the unfinished work (interrupted runs resume
-  from their checkpoint inside the job).
-- Ends with a summary of every run of the sweep and fails (non-zero exit)
-  when any of them failed, diverged or did not finish.
+  (``concat`` on a model whose own merge is concat is its ``full`` arm). A value
+  no model accepts (``ablation.merge=sum``) fails when the config is composed,
+  so a typo stops the sweep before anything runs.
+- Skips runs whose folder already holds a completed (or diverged) record made
+  with the same data, so re-running a sweep does only the unfinished work
+  (interrupted runs resume from their checkpoint inside the job).
+- Always finishes its launch list and prints a summary: a job that raises, even
+  outside the run's own error handling (its folder busy or unreadable, a file
+  that cannot be written), becomes a summary row with the reason, never the end
+  of the sweep. With the basic launcher every job is launched on its own, so
+  one job's failure cannot take the rest of its batch down. A run that another
+  process holds (two identical sweeps at once) is waited for at the end, then
+  launched again: it is then done (and says so), or resumes.
+- Exits 0 when every run completed or diverged (divergence is an outcome, shown
+  in the summary), non-zero, in one ``error:`` line, when any failed or could
+  not start. The arms left out of the grid are listed in the summary too.
 """
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
 
+import jumpnet.labels  # noqa: F401 - the ${ablation_label:...} and ${short_dirname:...} resolvers of the run folders
 from jumpnet.errors import AblationError, ConfigError, JumpnetError, SweepError
 
 log = logging.getLogger(__name__)
@@ -45,13 +56,16 @@ class ValidGridSweeper(BasicSweeper):
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.run_dirs: List[Path] = []
         self.skipped_done: List[Path] = []
+        self.left_out: List[str] = []                       # "overrides: why", for the summary
+        self.job_dirs: Dict[Tuple[str, ...], Path] = {}     # each launched job's run folder
+        self.failures: Dict[Path, BaseException] = {}       # what a job raised, by run folder
+        self.waited: List[Path] = []                        # runs another process held while this sweep ran
 
     def _job_config(self, overrides: Sequence[str]) -> Any:
         return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
 
     def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
         from jumpnet.checks import check_run_config
-        from jumpnet.runfolder import run_status
 
         jobs = BasicSweeper.split_arguments(overrides, None)[0]
         kept: List[List[str]] = []
@@ -62,25 +76,29 @@ class ValidGridSweeper(BasicSweeper):
                 check_run_config(cfg)
             except AblationError as err:
                 log.warning(f"Not a valid arm, left out of the grid: {' '.join(job)} ({err})")
+                self.left_out.append(f"{' '.join(job)}: not a valid arm ({err.message.split('. ')[0]})")
                 continue
             except JumpnetError as err:  # bad input: stop before any job starts
                 raise type(err)(f"{err.message} (sweep arm: {' '.join(job)})", err.fix) from err
             same = self._same_network_as(cfg, job, networks)
             if same:
                 log.info(f"Left out: {' '.join(job)} builds the same network as {same}")
+                self.left_out.append(f"{' '.join(job)}: builds the same network as {same}")
                 continue
             run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
             self.run_dirs.append(run_dir)
-            if run_status(run_dir) == "completed" and not cfg.trainer.get("overwrite", False):
-                log.info(f"Already completed, skipped: {run_dir}")
+            done = self._done_before(cfg, run_dir)
+            if done:
+                log.info(f"Already {done}, skipped: {run_dir}")
                 self.skipped_done.append(run_dir)
                 continue
+            self.job_dirs[tuple(job)] = run_dir
             kept.append(job)
         if not self.run_dirs:
             raise ConfigError("No valid run in this sweep: every grid point was an unsupported model x ablation",
                               "see the warnings above for what each model supports")
         log.info(f"Sweep: {len(self.run_dirs)} runs, {len(self.skipped_done)} already completed, "
-                 f"{len(kept)} to launch")
+                 f"{len(kept)} to launch" + (f", {len(self.left_out)} arms left out" if self.left_out else ""))
         if not kept:
             return []
         if max_batch_size is None:
@@ -101,25 +119,156 @@ class ValidGridSweeper(BasicSweeper):
         seen[key] = " ".join(job)
         return None
 
+    @staticmethod
+    def _done_before(cfg: Any, run_dir: Path) -> Optional[str]:
+        """``completed``/``diverged`` when the folder holds such a record made with this data (then it is skipped)."""
+        from jumpnet.data.identity import data_identity
+        from jumpnet.runfolder import RecordUnreadable, read_metrics
+
+        if cfg.trainer.get("overwrite", False):
+            return None
+        try:
+            record = read_metrics(run_dir) or {}
+        except RecordUnreadable:
+            return None  # launched: the job refuses it and the summary says why
+        status = record.get("status")
+        if status not in ("completed", "diverged"):
+            return None
+        recorded = record.get("data_id")
+        return status if recorded is None or recorded == data_identity(cfg.data) else None
+
     def sweep(self, arguments: List[str]) -> Any:
-        returns = super().sweep(arguments)
+        """BasicSweeper.sweep, with every job's failure kept for the summary instead of ending the sweep."""
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        from omegaconf import OmegaConf
+
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides([*self._parse_config(), *arguments])
+        self.overrides = self.split_arguments(overrides, self.max_batch_size)
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        returns: List[Sequence[Any]] = []
+        try:
+            index = 0
+            while not self.is_done():
+                batch = self.get_job_batch()
+                self.validate_batch_is_legal(batch)  # composition errors stop the sweep before its jobs run
+                for unit in self._launch_units(batch):
+                    returns.append(self._launch(unit, index))
+                    index += len(unit)
+            returns += self._relaunch_busy(index)
+        except KeyboardInterrupt:
+            self._summarize(interrupted=True)
+            raise
         self._summarize()
         return returns
 
-    def _summarize(self) -> None:
-        from jumpnet.runfolder import read_metrics, run_status
+    def _launch_units(self, batch: Sequence[Sequence[str]]) -> List[Sequence[Sequence[str]]]:
+        """One job at a time under the basic launcher (it runs them in turn anyway); whole batches elsewhere."""
+        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
+        return [[job] for job in batch] if isinstance(self.launcher, BasicLauncher) else [batch]
+
+    def _launch(self, jobs: Sequence[Sequence[str]], index: int) -> Sequence[Any]:
+        """Launch ``jobs``; what any of them raises (inside the task or around it) is kept, never re-raised."""
+        from hydra.core.utils import JobStatus
+
+        try:
+            results = self.launcher.launch(jobs, initial_job_idx=index)
+        except Exception as err:  # noqa: BLE001 - e.g. Hydra could not create the folder or write .hydra/
+            for job in jobs:
+                self._failed(job, err)
+            return []
+        for job, result in zip(jobs, results):
+            if result.status == JobStatus.FAILED:
+                self._failed(job, result._return_value)  # the exception; `return_value` would raise it
+        return results
+
+    def _failed(self, job: Sequence[str], err: BaseException) -> None:
+        run_dir = self.job_dirs.get(tuple(job))
+        log.error(f"Job {' '.join(job)} did not run to the end: {one_line(err)}")
+        if run_dir is not None:
+            self.failures[run_dir] = err
+
+    def _relaunch_busy(self, index: int) -> List[Sequence[Any]]:
+        """Runs another process was training: wait until it lets go; launch those it did not finish (they resume)."""
+        from jumpnet.runfolder import RunBusy, run_status, wait_until_free
+
+        busy = [job for job, run_dir in self.job_dirs.items() if isinstance(self.failures.get(run_dir), RunBusy)]
+        again = []
+        for job in busy:
+            run_dir = self.job_dirs[job]
+            log.info(f"Waiting for the other process training {run_dir} to finish (Ctrl-C stops waiting; "
+                     f"that process goes on)")
+            wait_until_free(run_dir)
+            del self.failures[run_dir]
+            if run_status(run_dir) in ("completed", "diverged"):
+                self.waited.append(run_dir)
+            else:
+                again.append(job)
+        returns = []
+        for unit in self._launch_units([list(job) for job in again]):
+            returns.append(self._launch(unit, index))
+            index += len(unit)
+        return returns
+
+    def _outcome(self, run_dir: Path) -> Tuple[str, str, Optional[float]]:
+        """(status, why, test_acc) of one run for the summary, from its folder and what its job raised."""
+        from jumpnet.runfolder import RecordUnreadable, read_metrics, run_status
+
+        from jumpnet.atomic import WriteError
+
+        err = self.failures.get(run_dir)
+        try:
+            record = read_metrics(run_dir) or {}
+        except RecordUnreadable as unreadable:
+            record, err = {}, err or unreadable
+        status = run_status(run_dir)
+        if err is not None and not isinstance(err, WriteError):  # refused before it started: the folder is as it was
+            return "not started", one_line(err), None
+        if err is not None:  # it ran, but its record could not be written
+            status = "failed"
+        notes = [] if run_dir not in self.skipped_done else ["skipped: done before"]
+        notes += ["done by another process while this sweep waited"] if run_dir in self.waited else []
+        notes += ["requeued"] if record.get("requeued") else []
+        if status == "failed":
+            where = run_dir / "error.txt"
+            notes += [str(one_line(err) if err else record.get("error") or "failed")
+                      + (f"; traceback in {where}" if where.exists() else "")]
+        elif status == "diverged":
+            notes += (record.get("notes") or [])[-1:]
+        elif status not in ("completed",):
+            notes += [f"{status}: {one_line(err)}" if err else status]
+        return status, "; ".join(notes), record.get("test_acc")
+
+    def _summarize(self, interrupted: bool = False) -> None:
+        counts: Dict[str, int] = {}
         lines, bad = [], []
         for run_dir in self.run_dirs:
-            status = run_status(run_dir)
-            record = read_metrics(run_dir) or {}
-            acc = record.get("test_acc")
-            note = " (skipped: done before)" if run_dir in self.skipped_done else ""
-            note += " (requeued)" if record.get("requeued") else ""
-            lines.append(f"  {status:<11} {'' if acc is None else f'test_acc={acc:.4f}':<16} {run_dir}{note}")
-            if status != "completed":
-                bad.append(f"{run_dir} ({status})")
-        log.info("Sweep summary:\n" + "\n".join(lines))
-        if bad:
-            raise SweepFailed(f"{len(bad)} of {len(self.run_dirs)} runs did not complete: " + "; ".join(bad),
-                              "read error.txt in their folders, then re-run the same command to retry only them")
+            status, why, acc = self._outcome(run_dir)
+            counts[status] = counts.get(status, 0) + 1
+            score = "" if acc is None else f"test_acc={acc:.4f}"
+            lines.append(f"  {status:<11} {score:<16} {run_dir}" + (f" ({why})" if why else ""))
+            if status not in ("completed", "diverged"):
+                bad.append((run_dir, status, why))
+        lines += [f"  {'left out':<11} {'':<16} {arm}" for arm in self.left_out]
+        tally = ", ".join(f"{n} {s}" for s, n in counts.items())
+        log.info(f"Sweep summary: {len(self.run_dirs)} runs ({tally})"
+                 + (f", {len(self.left_out)} arms left out of the grid" if self.left_out else "")
+                 + (" [interrupted]" if interrupted else "") + ":\n" + "\n".join(lines))
+        if bad and not interrupted:
+            fixes = []
+            if any(status == "failed" for _, status, _ in bad):
+                fixes.append("read error.txt in their folders")
+            if any(status != "failed" for _, status, _ in bad):
+                fixes.append("fix what each reason says")
+            raise SweepFailed(f"{len(bad)} of {len(self.run_dirs)} runs did not complete (the summary above says "
+                              f"why): " + "; ".join(f"{d} ({s})" for d, s, _ in bad),
+                              f"{' and '.join(fixes)}, then re-run the same command to retry only them")
+
+
+def one_line(err: BaseException) -> str:
+    """An error as one line: its type and message (a project error's fix is said once, at the end of the sweep)."""
+    text = " ".join(str(err.message if isinstance(err, JumpnetError) else err).split())
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
