@@ -177,10 +177,13 @@ def test_two_identical_sweeps_at_once_both_finish_and_train_each_run_once(exp_di
            "seed=0,1", *FAST, "logger=none", f"paths.experiments_dir={exp_dir}"]
     first = start(cmd, subprocess_env(JUMPNET_TEST_FAULT=f"wait_for:{go}"))
     deadline = time.time() + 120
-    while not any("Model tiny_jumpnet" in line for line in first[1]) and time.time() < deadline:
+    while not any("Model tiny_jumpnet" in line for line in first[1]) and time.time() < deadline \
+            and first[0].poll() is None:
         time.sleep(0.02)                                   # the first sweep holds seed 0's lock: start the second
     second = start(cmd, subprocess_env(), lambda line: "Waiting for the other process" in line and go.touch())
-    logs = [finish(*second), finish(*first)]
+    logs = [finish(*second)]
+    go.touch()                                             # (already there, unless the second sweep failed)
+    logs.append(finish(*first))
     for proc, log in zip((second[0], first[0]), logs):
         assert proc.returncode == 0 and "Traceback" not in log, log[-3000:]
         assert "Sweep summary: 2 runs (2 completed):" in log, log[-3000:]
