@@ -8,11 +8,13 @@ SWEEP ?=
 # without either, smoke/ablation download CIFAR-10 through torchvision.
 export JUMPNET_DATA_ARCHIVE ?= $(abspath $(wildcard ../shared/datasets/cifar10-jpeg.tar.xz))
 NAME  ?= $(notdir $(patsubst %/,%,$(firstword $(SWEEP))))
+EXP   ?=
+ARGS  ?=
 
-.PHONY: help install test smoke ablation report bench data clean-venv
+.PHONY: help install test smoke ablation ablation_quick report bench plan status gpu-check data clean-venv
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 install: $(STAMP) ## make .venv and install the project with its pinned dependencies (idempotent)
 
@@ -33,12 +35,27 @@ ablation: install ## the full study (conf/experiment/ablation.yaml, meant for GP
 	$(PY) run.py -m experiment=ablation; status=$$?; \
 	$(PY) -m jumpnet.report experiments/ablation --out reports/ablation || status=1; exit $$status
 
+ablation_quick: install ## the full grid on a short schedule (~1 GPU-hour, see README); report in reports/ablation_quick/
+	$(PY) run.py -m experiment=ablation_quick; status=$$?; \
+	$(PY) -m jumpnet.report experiments/ablation_quick --out reports/ablation_quick || status=1; exit $$status
+
 report: install ## tables and figures from finished runs: make report SWEEP=experiments/<name> [NAME=...]
 	@test -n "$(SWEEP)" || { echo "usage: make report SWEEP=experiments/<name> [NAME=<report name>]"; exit 2; }
 	$(PY) -m jumpnet.report $(SWEEP) --out reports/$(NAME)
 
 bench: install ## training throughput per model: fast path vs a plain PyTorch loop
 	$(PY) -m jumpnet.bench
+
+plan: install ## a sweep's dry run: arms, status, PFLOP, est. time: make plan EXP=ablation [ARGS="overrides"]
+	@test -n "$(EXP)" || { echo "usage: make plan EXP=<experiment> [ARGS=\"more overrides\"]"; exit 2; }
+	$(PY) -m jumpnet.plan experiment=$(EXP) $(ARGS)
+
+status: install ## read-only table of a sweep's runs and its arms not started: make status EXP=smoke
+	@test -n "$(EXP)" || { echo "usage: make status EXP=<name> (the folder experiments/<name>)"; exit 2; }
+	$(PY) -m jumpnet.status experiments/$(EXP)
+
+gpu-check: install ## every GPU figure in one command (<= 8 min): reports/gpu/<gpu>/ (gpucheck.json, README.md)
+	$(PY) -m jumpnet.gpucheck $(ARGS)
 
 data: install ## download or decode the dataset once, before a launch: make data [EXP=<preset>] [ARGS="data=cifar100"]
 	$(PY) -m jumpnet.data.prepare $(if $(EXP),experiment=$(EXP)) $(ARGS)

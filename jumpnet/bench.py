@@ -2,22 +2,23 @@
 
 Fast path: the split held on the device as uint8, batched crop/flip/normalize
 there (``BatchLoader``), channels_last as ``trainer.channels_last`` resolves it
-(``--channels-last``; auto: CUDA only), bf16 autocast on CUDA, optionally
-``torch.compile`` (``--compile``). Plain loop: torchvision transforms per image
-in DataLoader workers (``PlainLoader``), fp32, contiguous NCHW, as most CIFAR
-code is written. Both train through the same ``Trainer.train_step`` and are
+(``--channels-last``; auto: CUDA only), bf16 autocast on CUDA; with ``--compile
+MODE ...`` also the fast path under each ``torch.compile`` mode (its warm-up
+epoch's time, ``warmup_s``, holds the compile time). Plain loop: torchvision
+transforms per image in DataLoader workers (``PlainLoader``), fp32, contiguous
+NCHW, as most CIFAR code is written. Both train through the same ``Trainer.train_step`` and are
 timed by the same ``jumpnet.throughput.ImageTimer`` that ``metrics.json``'s
 ``throughput`` comes from.
 
 Per model: one warm-up epoch of ``--steps`` batches per path (worker start-up,
 allocator, cuDNN/compile), then ``--repeats`` timed epochs per path,
-alternating fast and plain so that load from other jobs hits both alike; the
+alternating the paths so that load from other jobs hits them alike; the
 median is reported. Data: seeded synthetic uint8 CIFAR-shaped images (what is
 measured does not depend on pixel values), or the real training images when
 ``JUMPNET_DATA_ARCHIVE`` (or ``--archive``) names a CIFAR ImageFolder tar.
 
     python -m jumpnet.bench [--models jumpnet densenet] [--steps N] [--repeats N] [--device cpu|cuda]
-                            [--batch-size 128] [--compile] [--out reports/bench/bench.json]
+                            [--batch-size 128] [--compile [MODE ...]] [--out reports/bench/bench.json]
                             [--override model.stem=[4,8] ...]
 """
 from __future__ import annotations
@@ -26,24 +27,27 @@ import argparse
 import copy
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from jumpnet.compiling import COMPILE_MODES
 from jumpnet.configs import CONF_DIR, compose_config
 from jumpnet.data.loader import BatchLoader, channel_stats
 from jumpnet.data.plain import PlainLoader, default_workers
 from jumpnet.data.sources import synthetic_arrays
 from jumpnet.factory import build_model
+from jumpnet.hardware import device_label
 from jumpnet.measure import measure
+from jumpnet.measurements import TRAIN_FLOPS_PER_FORWARD
 from jumpnet.memory_format import use_channels_last
 from jumpnet.throughput import ImageTimer
 from jumpnet.train import Trainer
@@ -52,7 +56,6 @@ DEFAULT_MODELS = ("jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn")
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "reports" / "bench" / "bench.json"
 # CPU: a few minutes for all models on 2 cores (DenseNet-BC-100 trains ~19 img/s there).
 DEFAULTS = {"cpu": {"steps": 2, "repeats": 3}, "cuda": {"steps": 50, "repeats": 5}}
-TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward) per training image
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,14 +68,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores available)")
     p.add_argument("--workers", type=int, default=None, help="plain loop's DataLoader workers (default min(2, cores))")
-    p.add_argument("--compile", action="store_true", help="torch.compile the fast path's model")
+    p.add_argument("--compile", nargs="*", default=None, choices=COMPILE_MODES, metavar="MODE",
+                   help="also time the fast path compiled in each MODE (default, max-autotune, reduce-overhead; "
+                        "default when none is named), alternating with the eager paths")
     p.add_argument("--channels-last", default="auto", choices=("auto", "true", "false"),
                    help="the fast path's memory format, as trainer.channels_last (default auto: on CUDA only)")
     p.add_argument("--archive", default=os.environ.get("JUMPNET_DATA_ARCHIVE"),
                    help="CIFAR ImageFolder tar to take images from (default $JUMPNET_DATA_ARCHIVE; else synthetic)")
     p.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides, e.g. model.stem=[4,8]")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON written here; the table beside it as .md")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.compile == []:  # --compile alone
+        args.compile = ["default"]
+    return args
 
 
 def bench_images(n: int, archive: str | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -107,15 +115,18 @@ def timed_epoch(trainer: Trainer) -> float:
     return timer.images_per_s
 
 
-def make_trainer(cfg, model: torch.nn.Module, loader, fast: bool, compile_: bool, ckpt: Path) -> Trainer:
+def make_trainer(cfg, model: torch.nn.Module, loader, fast: bool, compile_: str | None, ckpt: Path,
+                 backend: str = "inductor") -> Trainer:
     tcfg = copy.deepcopy(cfg.trainer)
-    tcfg.fast, tcfg.compile = fast, compile_
+    tcfg.fast, tcfg.compile = fast, compile_ or False
     tcfg.epochs = 10**6  # keep the lr schedule flat-ish: the bench never reaches its end
-    return Trainer(model, loader, None, tcfg, cfg.optimizer, ckpt)
+    return Trainer(model, loader, None, tcfg, cfg.optimizer, ckpt, compile_backend=backend)
 
 
-def bench_model(name: str, args: argparse.Namespace, device: torch.device, images: tuple) -> dict:
-    cfg = compose_config([f"model={name}", "logger=none", *args.override])
+def bench_model(name: str, args: argparse.Namespace, device: torch.device, images: tuple,
+                overrides: list[str] | None = None) -> dict:
+    """One model's row; ``overrides`` (default ``args.override``) are extra Hydra overrides for it."""
+    cfg = compose_config([f"model={name}", "logger=none", *(args.override if overrides is None else overrides)])
     x, y = images
     torch.manual_seed(0)
     model = build_model(cfg)
@@ -129,9 +140,12 @@ def bench_model(name: str, args: argparse.Namespace, device: torch.device, image
     fast_loader = BatchLoader(x, y, args.batch_size, channels_last=channels_last, **common)
     plain_loader = PlainLoader(x, y, args.batch_size, num_workers=args.workers, **common)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {"fast": (fast_model, fast_loader, True, args.compile), "plain": (plain_model, plain_loader, False, False)}
-        trainers = {k: make_trainer(cfg, m, ld, f, c, Path(tmp) / f"{k}.pt") for k, (m, ld, f, c) in paths.items()}
-        runs: dict[str, list[float]] = {"fast": [], "plain": []}
+        paths = {"fast": (fast_model, fast_loader, True, None), "plain": (plain_model, plain_loader, False, None),
+                 **{mode: (copy.deepcopy(fast_model), fast_loader, True, mode) for mode in args.compile or []}}
+        backend = getattr(args, "compile_backend", "inductor")
+        trainers = {k: make_trainer(cfg, m, ld, f, c, Path(tmp) / f"{k}.pt", backend)
+                    for k, (m, ld, f, c) in paths.items()}
+        runs: dict[str, list[float]] = {path: [] for path in paths}
         warmup_s, memory = {}, {}
         for path, trainer in trainers.items():
             started = time.perf_counter()
@@ -139,7 +153,7 @@ def bench_model(name: str, args: argparse.Namespace, device: torch.device, image
                 timed_epoch(trainer)
             warmup_s[path] = round(time.perf_counter() - started, 2)
         for _ in range(args.repeats):
-            for path, trainer in trainers.items():  # alternating: fast, plain, fast, plain, ...
+            for path, trainer in trainers.items():  # alternating: fast, plain(, compiled), fast, plain, ...
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats(device)
                 runs[path].append(timed_epoch(trainer))
@@ -152,7 +166,12 @@ def bench_model(name: str, args: argparse.Namespace, device: torch.device, image
            "fast_runs": [round(v, 2) for v in runs["fast"]], "plain_runs": [round(v, 2) for v in runs["plain"]],
            "warmup_s": warmup_s}
     for path, mem in memory.items():
-        row.update({f"{path}_{k}": v for k, v in mem.items()})
+        if path in ("fast", "plain"):
+            row.update({f"{path}_{k}": v for k, v in mem.items()})
+    if args.compile:  # warmup_s[mode] holds the compile time
+        row["compiled"] = {mode: {"img_s": round(statistics.median(runs[mode]), 2),
+                                  "runs": [round(v, 2) for v in runs[mode]], "warmup_s": warmup_s[mode],
+                                  "x_eager": round(statistics.median(runs[mode]) / fast, 3)} for mode in args.compile}
     return row
 
 
@@ -166,6 +185,10 @@ def table(rows: list[dict], device: torch.device) -> str:
     formats = {"params": "{:,}", "flops": "{:.3f}", "fast_img_s": "{:.1f}", "plain_img_s": "{:.1f}", "ratio": "{:.2f}",
                "fast_tflops": "{:.4f}", "plain_tflops": "{:.4f}"}
     df["flops"] = df["flops"] / 1e9
+    for mode in (rows[0].get("compiled") or {}):
+        cols[f"{mode}_img_s"] = f"{mode} img/s"
+        formats[f"{mode}_img_s"] = "{:.1f}"
+        df[f"{mode}_img_s"] = [r["compiled"][mode]["img_s"] for r in rows]
     for col in df:
         fmt = formats.get(col, "{:.0f}" if col.endswith("_mib") else None)
         if fmt:
@@ -186,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.benchmark = True
     models = args.models or [m for m in DEFAULT_MODELS if (CONF_DIR / "model" / f"{m}.yaml").exists()]
     x, y, source = bench_images(args.steps * args.batch_size, args.archive)
-    dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})"
+    dev_name = device_label(device, torch.get_num_threads())
     print(f"bench on {dev_name}, {torch.get_num_threads()} threads, batch {args.batch_size}, {args.steps} steps x "
           f"{args.repeats} repeats (+{args.warmup} warm-up) per path; plain loop with "
           f"{default_workers() if args.workers is None else args.workers} workers; data: {source}", flush=True)
@@ -200,13 +223,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: FAILED {failed[-1]['error']}", file=sys.stderr, flush=True)
             continue
         rows.append(row)
+        compiled = "".join(f"; {mode} {c['img_s']:.1f} img/s, x{c['x_eager']:.2f} of eager, warm-up {c['warmup_s']} s "
+                           f"(runs {c['runs']})" for mode, c in (row.get("compiled") or {}).items())
         print(f"  {name}: fast {row['fast_img_s']:.1f} img/s, plain {row['plain_img_s']:.1f} img/s, "
-              f"x{row['ratio']:.2f} (runs {row['fast_runs']} vs {row['plain_runs']})", flush=True)
+              f"x{row['ratio']:.2f} (runs {row['fast_runs']} vs {row['plain_runs']}){compiled}", flush=True)
     md = table(rows, device) if rows else "(no model measured)"
     print(md)
     record = {"device": dev_name, "device_type": device.type, "torch": torch.__version__,
+              "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "threads": torch.get_num_threads(), "batch_size": args.batch_size, "steps": args.steps,
-              "repeats": args.repeats, "warmup_epochs": args.warmup, "compile": args.compile,
+              "repeats": args.repeats, "warmup_epochs": args.warmup, "compile": args.compile or False,
               "fast_channels_last": use_channels_last(args.channels_last, device),
               "plain_workers": default_workers() if args.workers is None else args.workers,
               "data": source, "overrides": args.override, "statistic": "median of repeats",

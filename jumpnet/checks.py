@@ -45,19 +45,20 @@ def check_run_config(cfg: DictConfig) -> None:
              "or set data.archive=null to use torchvision's dataset")
 
 
-def resolve_device(setting: str) -> torch.device:
+def resolve_device(setting: str, runs_per_gpu: int = 1) -> torch.device:
     """The device a job trains on; checked where the job runs (a login node may have no GPU).
 
-    With several GPUs visible, the job claims a free one (``jumpnet.gpus``): one run per GPU.
+    With several GPUs visible, or several runs allowed per GPU (``trainer.runs_per_gpu``),
+    the job claims a free slot on the least busy GPU (``jumpnet.gpus``).
     """
     if setting == "auto":
         setting = "cuda" if torch.cuda.is_available() else "cpu"
     _require(setting != "cuda" or torch.cuda.is_available(),
              "trainer.device=cuda but no CUDA device is visible here", "use trainer.device=auto or cpu")
-    if setting == "cuda" and torch.cuda.device_count() > 1:
+    if setting == "cuda" and (torch.cuda.device_count() > 1 or runs_per_gpu > 1):
         from jumpnet.gpus import claim_gpu
 
-        index = claim_gpu(torch.cuda.device_count())
+        index = claim_gpu(torch.cuda.device_count(), per_gpu=runs_per_gpu)
         torch.cuda.set_device(index)
         return torch.device("cuda", index)
     return torch.device(str(setting))

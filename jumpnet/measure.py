@@ -1,6 +1,8 @@
 """What a model costs: parameters, FLOPs/MACs, the map entering the head, weight size."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -40,3 +42,18 @@ def measure(model: nn.Module, image_size: int, in_chans: int = 3) -> dict:
         "feature_map": feature_map,
         "size_mb": round(weight_size_mb(model), 4),
     }
+
+
+@torch.no_grad()
+def forward_flops(build: Callable[[], nn.Module], image_size: int, in_chans: int = 3) -> int:
+    """``measure``'s ``flops`` without allocating or initializing weights: the model is built on the meta device.
+
+    Shapes alone decide the count, so this is exact and fast (``make plan`` prices every arm with it).
+    """
+    with torch.device("meta"):
+        model = build().eval()
+        x = torch.zeros(1, in_chans, image_size, image_size)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(x)
+    return int(counter.get_total_flops())

@@ -42,7 +42,7 @@ from jumpnet.memory_format import memory_format_for
 from jumpnet.provenance import provenance, set_determinism
 from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, lock_run
 from jumpnet.tracking import make_tracker, run_name
-from jumpnet.train import Trainer, evaluate
+from jumpnet.train import Trainer
 from jumpnet.watchdog import StallWatchdog
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def base_record(cfg: DictConfig, data_id: str | None = None) -> dict:
 
 
 def train_and_test(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | None = None) -> dict:
-    device = resolve_device(cfg.trainer.device)
+    device = resolve_device(cfg.trainer.device, int(cfg.trainer.get("runs_per_gpu", 1)))
     set_threads(cfg.trainer.threads)
     set_determinism(bool(cfg.trainer.deterministic), bool(cfg.trainer.fast))
     seed_everything(int(cfg.seed))
@@ -124,7 +124,7 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | 
                       throughput=round(fit.throughput, 2), resumed_from_epoch=fit.resumed_from,
                       notes=record.get("notes", []) + fit.notes)
         if fit.status == "completed":
-            record["test_loss"], record["test_acc"] = evaluate(model, test, trainer.mixed)  # once, selected weights
+            record["test_loss"], record["test_acc"] = trainer.evaluate(test)  # once, selected weights
             log.info(f"Test ({len(splits.y_test)} images, weights of epoch {fit.best_epoch}): "
                      f"acc {record['test_acc']:.4f} loss {record['test_loss']:.4f}")
             record["status"] = "completed" if math.isfinite(record["test_loss"]) else "diverged"

@@ -18,8 +18,8 @@ from typing import Iterator
 from jumpnet.atomic import write_json_atomic
 from jumpnet.errors import JumpnetError
 
-__all__ = ["CHECKPOINT", "ERROR", "LOCK", "METRICS", "RecordUnreadable", "RunBusy", "lock_run", "read_metrics",
-           "run_status", "write_json_atomic"]
+__all__ = ["CHECKPOINT", "ERROR", "LOCK", "METRICS", "RecordUnreadable", "RunBusy", "checkpoint_progress", "lock_holder",
+           "lock_run", "read_metrics", "run_status", "wait_until_free", "write_json_atomic"]
 
 METRICS = "metrics.json"
 CHECKPOINT = "checkpoint.pt"
@@ -62,6 +62,42 @@ def run_status(run_dir: Path) -> str:
     if (Path(run_dir) / CHECKPOINT).exists():
         return "interrupted"
     return "new"
+
+
+def checkpoint_progress(run_dir: Path) -> dict | None:
+    """Epochs done and best validation accuracy so far, read from ``checkpoint.pt`` (None if absent or unreadable)."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        return None
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # a damaged or foreign file: progress unknown, the folder untouched
+        return None
+    return {"epoch": int(state.get("epoch", 0)), "best_val_acc": state.get("best_val_acc")}
+
+
+def lock_holder(run_dir: Path) -> str | None:
+    """Who trains this run right now (the pid and host its lock file names), or None when nobody holds its lock.
+
+    Read from the kernel's lock table (``/proc/locks``), never by taking the lock:
+    a reader must not make a starting run think its folder is busy. Sees holders
+    on this machine only (a SLURM job elsewhere shows as interrupted).
+    """
+    path = Path(run_dir) / LOCK
+    try:
+        st = path.stat()
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    if not any(len(f) > 5 and f[1] == "FLOCK" and f[5] == dev for f in map(str.split, table.splitlines())):
+        return None
+    try:
+        return " ".join(path.read_text().split()) or "unknown"
+    except OSError:
+        return "unknown"
 
 
 class RunLock:

@@ -26,6 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from jumpnet.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from jumpnet.compiling import compile_mode, compile_model, mark_step
 from jumpnet.data.loader import BatchLoader
 from jumpnet.optim import build_optimizer, build_scheduler
 from jumpnet.throughput import ImageTimer, images_per_second
@@ -57,17 +58,43 @@ def autocast_for(device: torch.device, enabled: bool):
     return nullcontext()
 
 
+def pad_batch(x: torch.Tensor, y: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad a short batch to ``size`` images (zeros, in ``x``'s memory format) with label -100.
+
+    -100 is ``cross_entropy``'s ``ignore_index`` and never equals an argmax, so
+    padding changes neither the loss sum nor the count of correct predictions,
+    while every evaluation batch keeps one shape (CUDA graphs never re-record).
+    """
+    n = len(y)
+    if n >= size:
+        return x, y
+    fmt = torch.channels_last if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(
+        memory_format=torch.channels_last) else torch.contiguous_format
+    padded = x.new_zeros((size, *x.shape[1:])).contiguous(memory_format=fmt)
+    padded[:n] = x
+    return padded, torch.cat([y, y.new_full((size - n,), -100)])
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: BatchLoader, mixed: bool = False) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over the whole split, in eval mode."""
+def evaluate(model: nn.Module, loader: BatchLoader, mixed: bool = False,
+             forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over the whole split, in eval mode.
+
+    ``forward`` is the model or its compiled wrapper. Every batch has the
+    loader's batch size (or the whole split, when smaller): the last one is
+    padded and its padding ignored, so results equal those of unpadded batches.
+    """
+    forward = model if forward is None else forward
     was_training = model.training
     model.eval()
+    size = min(int(loader.batch_size), loader.num_images)
     loss_sum = torch.zeros((), device=loader.device)
     correct = torch.zeros((), device=loader.device, dtype=torch.long)
     for x, y in loader:
+        x, y = pad_batch(x, y, size)
         with autocast_for(loader.device, mixed):
-            logits = model(x)
-        loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum")
+            logits = forward(x)
+        loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum", ignore_index=-100)
         correct += (logits.argmax(1) == y).sum()
         heartbeat()
     model.train(was_training)
@@ -86,7 +113,7 @@ class Trainer:
 
     def __init__(self, model: nn.Module, train: BatchLoader, val: BatchLoader | None, trainer: DictConfig,
                  optimizer_cfg: DictConfig, checkpoint_path: Path,
-                 on_epoch: Callable[[dict], None] | None = None):
+                 on_epoch: Callable[[dict], None] | None = None, compile_backend: str = "inductor"):
         self.model, self.train_loader, self.val_loader = model, train, val
         self.cfg = trainer
         self.device = train.device
@@ -96,7 +123,8 @@ class Trainer:
         self.criterion = nn.CrossEntropyLoss(label_smoothing=float(trainer.label_smoothing))
         self.checkpoint_path = Path(checkpoint_path)
         self.on_epoch = on_epoch or (lambda row: None)
-        self.step_fn = torch.compile(model) if trainer.compile else model
+        self.compile_mode = compile_mode(trainer.get("compile", False))
+        self.forward = compile_model(model, self.compile_mode, compile_backend)
         self.extra_state: dict = {}   # saved with every checkpoint (the pipeline's data identity)
         self.saved_epoch = 0          # the last epoch a checkpoint holds: what an interrupted run has done
         self.result: FitResult | None = None
@@ -122,10 +150,15 @@ class Trainer:
         log.info(f"Resumed from {self.checkpoint_path} after epoch {state['epoch']}")
         return state["epoch"], state["best_model"]
 
+    def evaluate(self, loader: BatchLoader) -> tuple[float, float]:
+        """Loss and accuracy on ``loader`` through the (compiled) model, as training uses it."""
+        return evaluate(self.model, loader, self.mixed, self.forward)
+
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step on one batch (bf16 autocast on CUDA when ``trainer.fast``); the loss and logits."""
+        mark_step(self.compile_mode, self.device)  # CUDA graphs (reduce-overhead): a new step begins
         with autocast_for(self.device, self.mixed):
-            logits = self.step_fn(x)
+            logits = self.forward(x)
             loss = self.criterion(logits.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -177,7 +210,7 @@ class Trainer:
             train_loss, train_acc, seconds, seen = self._train_epoch(epoch, mode)
             result.train_time_s += seconds
             result.images_seen += seen
-            val_loss, val_acc = evaluate(self.model, self.val_loader, self.mixed) if self.val_loader else (None, None)
+            val_loss, val_acc = self.evaluate(self.val_loader) if self.val_loader else (None, None)
             row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                    "val_acc": val_acc, "lr": lr, "time_s": seconds}
             result.history.append(row)

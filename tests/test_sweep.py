@@ -10,7 +10,9 @@ import threading
 import time
 from pathlib import Path
 
+from jumpnet.plan import plan
 from jumpnet.runfolder import RunLock
+from jumpnet.status import status_table
 from tests.conftest import (ROOT, TINY_DATA, WITH_TEST_CONF, find_runs, run_captured, run_py,
                             subprocess_env, sweep_run_dirs, wandb_summary)
 
@@ -87,6 +89,22 @@ def test_rerun_after_an_interrupted_sweep_does_only_the_unfinished_work(exp_dir)
     assert list(before) == ["tiny_jumpnet-full-s0"], "only seed 0 finished before the kill"
     finished = next(exp_dir.rglob("tiny_jumpnet-full-s0/metrics.json"))
     first_record = finished.read_bytes()
+    sweep = exp_dir / "default"
+    before_reading = tree(exp_dir)
+
+    # make status and make plan on the half-finished sweep: the same folders as the sweeper's, nothing written
+    table, waiting, note = status_table(sweep)
+    runs = {Path(r["run"]).name: r for r in table.to_dict("records")}
+    assert note is None and set(runs) <= {"tiny_jumpnet-full-s0", "tiny_jumpnet-full-s1"}
+    assert runs["tiny_jumpnet-full-s0"]["status"] == "completed" and runs["tiny_jumpnet-full-s0"]["epochs"] == "3/3"
+    assert runs["tiny_jumpnet-full-s0"]["test acc"] and runs["tiny_jumpnet-full-s0"]["last update"]
+    assert runs["tiny_jumpnet-full-s1"]["status"] in ("interrupted", "new")  # killed in its first epoch or later
+    assert runs["tiny_jumpnet-full-s1"]["epochs"].endswith("/3")
+    assert [Path(w).name for w in waiting] == ["tiny_jumpnet-full-s2"]
+    planned = plan(args[1:], reports=exp_dir / "no-reports")
+    assert "tiny_jumpnet-full-s0 | done" in planned and "tiny_jumpnet-full-s2 | to run " in planned
+    assert "Totals: 3 arms (1 done, 2 to run)." in planned
+    assert tree(exp_dir) == before_reading, "status and plan write nothing"
 
     out = run_py(args)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -97,6 +115,14 @@ def test_rerun_after_an_interrupted_sweep_does_only_the_unfinished_work(exp_dir)
     assert all(r["status"] == "completed" for r in runs.values()) and len(runs) == 3
     assert runs["tiny_jumpnet-full-s1"]["resumed_from_epoch"] >= 1      # resumed from its checkpoint
     assert runs["tiny_jumpnet-full-s2"]["resumed_from_epoch"] == 0      # never started before: trained fresh
+
+    table, waiting, _ = status_table(sweep)  # the finished sweep
+    assert list(table["status"]) == ["completed"] * 3 and list(table["epochs"]) == ["3/3"] * 3 and waiting == []
+
+
+def tree(root: Path) -> dict[str, float]:
+    """Every file under ``root`` with its modification time."""
+    return {str(p): p.stat().st_mtime for p in root.rglob("*") if p.is_file()}
 
 
 def start(cmd: list[str], env: dict, on_line=lambda line: None) -> tuple[subprocess.Popen, list[str], threading.Thread]:

@@ -18,7 +18,8 @@ per process avoids it (``--oversubscribe``).
     python tools/onednn_avx2_repro.py --oversubscribe # 3 concurrent trainings per thread/wait-policy setting
     python tools/onednn_avx2_repro.py --probe conv 1 channels_last 4 8 1 2   # one probe, in this process
 
-Each probe runs in its own process with a timeout: ``ok``, ``crashed (<signal>)`` or ``hung``.
+Each probe runs in its own process with a timeout: ``ok``, ``crashed (<signal>)`` or ``hung``
+(with ``OMP_WAIT_POLICY=passive``, so that a slow, oversubscribed machine is not mistaken for a hang).
 """
 from __future__ import annotations
 
@@ -77,7 +78,8 @@ def probe_model(threads: int, fmt: str, overrides: list[str], steps: int = 3, re
 
 def run_probe(args: list[str], isa: str | None, timeout: float) -> str:
     """One probe in a fresh process: ``ok``, ``crashed (SIGSEGV)`` or ``hung``."""
-    env = {**os.environ, "PYTHONFAULTHANDLER": "0"}
+    # The passive wait policy keeps the oversubscription crawl (--oversubscribe) out of these tables.
+    env = {**os.environ, "PYTHONFAULTHANDLER": "0", "OMP_WAIT_POLICY": "passive"}
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     if isa:
         env["ONEDNN_MAX_CPU_ISA"] = isa

@@ -5,7 +5,8 @@
   and drops a variant that builds the same network as another in the grid
   (``concat`` on a model whose own merge is concat is its ``full`` arm). A value
   no model accepts (``ablation.merge=sum``) fails when the config is composed,
-  so a typo stops the sweep before anything runs.
+  so a typo stops the sweep before anything runs. The arms come from
+  ``jumpnet.arms``, which ``make plan`` and ``make status`` share.
 - Skips runs whose folder already holds a completed (or diverged) record made
   with the same data, so re-running a sweep does only the unfinished work
   (interrupted runs resume from their checkpoint inside the job).
@@ -31,7 +32,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
 
 import jumpnet.labels  # noqa: F401 - the ${ablation_label:...} and ${short_dirname:...} resolvers of the run folders
-from jumpnet.errors import AblationError, ConfigError, JumpnetError, SweepError
+from jumpnet.errors import ConfigError, JumpnetError, SweepError
 
 log = logging.getLogger(__name__)
 
@@ -65,35 +66,30 @@ class ValidGridSweeper(BasicSweeper):
         return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
 
     def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
-        from jumpnet.checks import check_run_config
+        from jumpnet.arms import enumerate_arms
 
         jobs = BasicSweeper.split_arguments(overrides, None)[0]
         kept: List[List[str]] = []
-        networks: Dict[tuple, str] = {}
-        for job in jobs:
-            cfg = self._job_config(job)
-            try:
-                check_run_config(cfg)
-            except AblationError as err:
-                log.warning(f"Not a valid arm, left out of the grid: {' '.join(job)} ({err})")
-                self.left_out.append(f"{' '.join(job)}: not a valid arm ({err.message.split('. ')[0]})")
+        for arm in enumerate_arms(jobs, self._job_config):
+            if arm.kind == "bad_config":  # bad input: stop before any job starts
+                err = arm.error
+                raise type(err)(f"{err.message} (sweep arm: {arm.label})", err.fix) from err
+            if arm.kind == "invalid":
+                log.warning(f"Not a valid arm, left out of the grid: {arm.label} ({arm.reason})")
+                self.left_out.append(f"{arm.label}: not a valid arm ({arm.reason.split('. ')[0]})")
                 continue
-            except JumpnetError as err:  # bad input: stop before any job starts
-                raise type(err)(f"{err.message} (sweep arm: {' '.join(job)})", err.fix) from err
-            same = self._same_network_as(cfg, job, networks)
-            if same:
-                log.info(f"Left out: {' '.join(job)} builds the same network as {same}")
-                self.left_out.append(f"{' '.join(job)}: builds the same network as {same}")
+            if arm.kind == "duplicate":
+                log.info(f"Left out: {arm.label} {arm.reason}")
+                self.left_out.append(f"{arm.label}: {arm.reason}")
                 continue
-            run_dir = Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir)
-            self.run_dirs.append(run_dir)
-            done = self._done_before(cfg, run_dir)
+            self.run_dirs.append(arm.run_dir)
+            done = self._done_before(arm.cfg, arm.run_dir)
             if done:
-                log.info(f"Already {done}, skipped: {run_dir}")
-                self.skipped_done.append(run_dir)
+                log.info(f"Already {done}, skipped: {arm.run_dir}")
+                self.skipped_done.append(arm.run_dir)
                 continue
-            self.job_dirs[tuple(job)] = run_dir
-            kept.append(job)
+            self.job_dirs[tuple(arm.overrides)] = arm.run_dir
+            kept.append(arm.overrides)
         if not self.run_dirs:
             raise ConfigError("No valid run in this sweep: every grid point was an unsupported model x ablation",
                               "see the warnings above for what each model supports")
@@ -104,20 +100,6 @@ class ValidGridSweeper(BasicSweeper):
         if max_batch_size is None:
             return [kept]
         return list(BasicSweeper.split_overrides_to_chunks(kept, max_batch_size))
-
-    @staticmethod
-    def _same_network_as(cfg: Any, job: Sequence[str], seen: Dict[tuple, str]) -> Optional[str]:
-        """The earlier job that trains the identical configuration once the ablation is resolved, if any."""
-        from jumpnet.factory import ablation_kwargs, model_class
-
-        switches, cls = ablation_kwargs(cfg), model_class(cfg)
-        merge = cls.check_ablation(**switches)
-        rest = tuple(o for o in job if not o.startswith(("ablation=", "ablation.")))
-        key = rest + (switches["links"], merge, cls.resolve_head(switches["head"]))
-        if key in seen:
-            return seen[key]
-        seen[key] = " ".join(job)
-        return None
 
     @staticmethod
     def _done_before(cfg: Any, run_dir: Path) -> Optional[str]:

@@ -5,6 +5,12 @@ augmentation there; the Trainer adds bf16 autocast on CUDA).
 ``trainer.fast=false``: ``PlainLoader`` (torchvision transforms per image in
 DataLoader workers, ``trainer.workers`` of them, default ``min(2, cores)``; fp32).
 Both honour ``trainer.channels_last`` (resolved for the device) for the batches they yield, to match the model.
+
+Static shapes (for ``torch.compile`` and CUDA graphs): every training batch
+has ``trainer.batch_size`` images. The ragged last batch is dropped and the
+order is reshuffled every epoch, so a dropped image is seen in other epochs
+(and a split smaller than one batch is one batch). Evaluation keeps every
+image: ``jumpnet.train.evaluate`` pads its last batch instead.
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ def make_loaders(splits: Splits, data: DictConfig, trainer: DictConfig, seed: in
         cls, common["num_workers"] = PlainLoader, trainer.get("workers")
     batch, eval_batch = int(trainer.batch_size), int(trainer.eval_batch_size)
     train = cls(splits.x_train, splits.y_train, batch, train=True, crop_padding=int(data.crop_padding),
-                flip=bool(data.flip), seed=seed, drop_last=len(splits.y_train) % batch == 1, **common)
+                flip=bool(data.flip), seed=seed, drop_last=True, **common)
     val = cls(splits.x_val, splits.y_val, eval_batch, **common) if len(splits.y_val) else None
     test = cls(splits.x_test, splits.y_test, eval_batch, **common)
     return train, val, test

@@ -80,13 +80,14 @@ class SeededShuffle(Sampler):
 
 class PlainLoader:
     """A ``DataLoader`` over one split, with the interface the Trainer uses from ``BatchLoader``:
-    iteration yields ``(x, y)`` on ``device``; ``len()``, ``device``, ``num_images``, ``generator``."""
+    iteration yields ``(x, y)`` on ``device``; ``len()``, ``device``, ``batch_size``, ``num_images``,
+    ``generator``."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, device: torch.device,
                  mean: list[float], std: list[float], train: bool = False, crop_padding: int = 0,
                  flip: bool = False, seed: int = 0, channels_last: bool = False, drop_last: bool = False,
                  num_workers: int | None = None):
-        self.device, self.train = torch.device(device), train
+        self.device, self.train, self.batch_size = torch.device(device), train, batch_size
         crop_padding, flip = (crop_padding, flip) if train else (0, False)
         self.dataset = ArrayDataset(x, y, plain_transform(x.shape[1], mean, std, crop_padding, flip))
         self.generator = torch.Generator().manual_seed(seed)  # the shuffle's; the sampler draws on the CPU
