@@ -41,7 +41,7 @@ def record(run_dir: Path) -> dict:
 
 @pytest.mark.parametrize("fault,overrides,why", [
     ("nan_eval", [], "validation loss became nan in epoch 1"),
-    ("inf_grad_at:4", ["data.val_size=0"], "weights became non-finite in epoch 2"),  # the last step of the run
+    ("inf_grad_at:4", ["data.val_size=0"], "weights became non-finite in epoch 2"),  # 2 x 2 steps: the last one
 ])
 def test_any_non_finite_loss_or_weight_ends_the_run_diverged_in_strict_json(tmp_path, monkeypatch, fault, overrides, why):
     monkeypatch.setenv("JUMPNET_TEST_FAULT", fault)
@@ -72,8 +72,8 @@ def test_finished_training_goes_straight_to_test_when_resumed(tmp_path, monkeypa
 
 
 def test_ctrl_c_records_interrupted_with_the_epochs_done_and_resumes(tmp_path, monkeypatch):
-    monkeypatch.setenv("JUMPNET_TEST_FAULT", "interrupt_at:3")   # 2 steps per epoch: the first step of epoch 2
-    cfg, run_dir = config(tmp_path, "trainer.epochs=3"), tmp_path / "run"
+    monkeypatch.setenv("JUMPNET_TEST_FAULT", "interrupt_at:4")   # 3 steps per epoch: the first step of epoch 2
+    cfg, run_dir = config(tmp_path, "trainer.epochs=3", "trainer.batch_size=64"), tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         execute(cfg, run_dir)
     stopped = record(run_dir)

@@ -69,6 +69,9 @@ class ValidGridSweeper(BasicSweeper):
         from jumpnet.arms import enumerate_arms
 
         jobs = BasicSweeper.split_arguments(overrides, None)[0]
+        varying = {o.split("=", 1)[0] for o in {o for job in jobs for o in job}
+                   if sum(o in job for job in jobs) < len(jobs)}
+        compact = (lambda arm: " ".join(o for o in arm.overrides if o.split("=", 1)[0] in varying) or arm.label)
         kept: List[List[str]] = []
         for arm in enumerate_arms(jobs, self._job_config):
             if arm.kind == "bad_config":  # bad input: stop before any job starts
@@ -76,11 +79,12 @@ class ValidGridSweeper(BasicSweeper):
                 raise type(err)(f"{err.message} (sweep arm: {arm.label})", err.fix) from err
             if arm.kind == "invalid":
                 log.warning(f"Not a valid arm, left out of the grid: {arm.label} ({arm.reason})")
-                self.left_out.append(f"{arm.label}: not a valid arm ({arm.reason.split('. ')[0]})")
+                self.left_out.append(f"{compact(arm)}: not a valid arm ({arm.reason.split('. ')[0]})")
                 continue
             if arm.kind == "duplicate":
                 log.info(f"Left out: {arm.label} {arm.reason}")
-                self.left_out.append(f"{arm.label}: {arm.reason}")
+                head, _, same = str(arm.reason).partition(" as ")
+                self.left_out.append(f"{compact(arm)}: {head} as {Path(same).name}")  # that arm's folder name
                 continue
             self.run_dirs.append(arm.run_dir)
             done = self._done_before(arm.cfg, arm.run_dir)
