@@ -32,7 +32,10 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
 
 import jumpnet.labels  # noqa: F401 - the ${ablation_label:...} and ${short_dirname:...} resolvers of the run folders
-from jumpnet.errors import ConfigError, JumpnetError, SweepError
+from jumpnet.errors import ConfigError
+from jumpnet.sweep_summary import SweepFailed, one_line
+
+__all__ = ["SweepFailed", "ValidGridSweeper", "ValidGridSweeperConf"]
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +49,6 @@ class ValidGridSweeperConf:
 
 ConfigStore.instance().store(group="hydra/sweeper", name="valid_grid", node=ValidGridSweeperConf,
                              provider="jumpnet")
-
-
-class SweepFailed(SweepError):
-    """Some runs of the sweep did not complete; the others did and are kept."""
 
 
 class ValidGridSweeper(BasicSweeper):
@@ -199,62 +198,7 @@ class ValidGridSweeper(BasicSweeper):
             index += len(unit)
         return returns
 
-    def _outcome(self, run_dir: Path) -> Tuple[str, str, Optional[float]]:
-        """(status, why, test_acc) of one run for the summary, from its folder and what its job raised."""
-        from jumpnet.runfolder import RecordUnreadable, read_metrics, run_status
-
-        from jumpnet.atomic import WriteError
-
-        err = self.failures.get(run_dir)
-        try:
-            record = read_metrics(run_dir) or {}
-        except RecordUnreadable as unreadable:
-            record, err = {}, err or unreadable
-        status = run_status(run_dir)
-        if err is not None and not isinstance(err, WriteError):  # refused before it started: the folder is as it was
-            return "not started", one_line(err), None
-        if err is not None:  # it ran, but its record could not be written
-            status = "failed"
-        notes = [] if run_dir not in self.skipped_done else ["skipped: done before"]
-        notes += ["done by another process while this sweep waited"] if run_dir in self.waited else []
-        notes += ["requeued"] if record.get("requeued") else []
-        if status == "failed":
-            where = run_dir / "error.txt"
-            notes += [str(one_line(err) if err else record.get("error") or "failed")
-                      + (f"; traceback in {where}" if where.exists() else "")]
-        elif status == "diverged":
-            notes += (record.get("notes") or [])[-1:]
-        elif status not in ("completed",):
-            notes += [f"{status}: {one_line(err)}" if err else status]
-        return status, "; ".join(notes), record.get("test_acc")
-
     def _summarize(self, interrupted: bool = False) -> None:
-        counts: Dict[str, int] = {}
-        lines, bad = [], []
-        for run_dir in self.run_dirs:
-            status, why, acc = self._outcome(run_dir)
-            counts[status] = counts.get(status, 0) + 1
-            score = "" if acc is None else f"test_acc={acc:.4f}"
-            lines.append(f"  {status:<11} {score:<16} {run_dir}" + (f" ({why})" if why else ""))
-            if status not in ("completed", "diverged"):
-                bad.append((run_dir, status, why))
-        lines += [f"  {'left out':<11} {'':<16} {arm}" for arm in self.left_out]
-        tally = ", ".join(f"{n} {s}" for s, n in counts.items())
-        log.info(f"Sweep summary: {len(self.run_dirs)} runs ({tally})"
-                 + (f", {len(self.left_out)} arms left out of the grid" if self.left_out else "")
-                 + (" [interrupted]" if interrupted else "") + ":\n" + "\n".join(lines))
-        if bad and not interrupted:
-            fixes = []
-            if any(status == "failed" for _, status, _ in bad):
-                fixes.append("read error.txt in their folders")
-            if any(status != "failed" for _, status, _ in bad):
-                fixes.append("fix what each reason says")
-            raise SweepFailed(f"{len(bad)} of {len(self.run_dirs)} runs did not complete (the summary above says "
-                              f"why): " + "; ".join(f"{d} ({s})" for d, s, _ in bad),
-                              f"{' and '.join(fixes)}, then re-run the same command to retry only them")
+        from jumpnet.sweep_summary import summarize
 
-
-def one_line(err: BaseException) -> str:
-    """An error as one line: its type and message (a project error's fix is said once, at the end of the sweep)."""
-    text = " ".join(str(err.message if isinstance(err, JumpnetError) else err).split())
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+        summarize(self.run_dirs, self.failures, self.skipped_done, self.waited, self.left_out, interrupted)
