@@ -99,7 +99,7 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | 
     log.info(f"Data {cfg.data.name}: {splits.sizes()} ({'archive ' + str(cfg.data.archive) if cfg.data.get('archive') else 'torchvision/synthetic'})")
     model = build_model(cfg)
     record.update(measure(model, int(cfg.data.image_size)), head=model.head_kind)
-    log.info(f"Model {cfg.model.name} ({cfg.ablation.name}): {record['params']:,} params, "
+    log.info(f"Model {cfg.model.name} ({record['ablation']}): {record['params']:,} params, "
              f"{record['macs'] / 1e6:.1f}M MACs, features {record['feature_map']}")
     memory_format = memory_format_for(model, cfg.trainer.channels_last, device)
     record.update(channels_last=memory_format == torch.channels_last, threads=torch.get_num_threads())
