@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import jumpnet.atomic
+from hydra_plugins.jumpnet_sweeper.valid_grid_sweeper import ValidGridSweeper
 from jumpnet.atomic import WriteError, write_json_atomic
 from jumpnet.configs import compose_config
 from jumpnet.data import DataError
@@ -198,6 +199,8 @@ def test_a_folder_made_with_other_data_is_refused_never_skipped_or_resumed(tmp_p
     done = record(run_dir)
     assert done["status"] == "completed" and done["data_id"].startswith("sha256:") and len(done["data_id"]) == 71
     before = (run_dir / "metrics.json").read_bytes()
+    skip = ValidGridSweeper._done_before                         # the sweeper skips it for A, launches it for B
+    assert skip(archive_config(tmp_path, a), run_dir) == "completed" and skip(archive_config(tmp_path, b), run_dir) is None
     with pytest.raises(DataError, match=r"holds a run made with other data .* neither resumed nor skipped"):
         execute(archive_config(tmp_path, b), run_dir)             # completed on A: not "already completed" for B
     assert (run_dir / "metrics.json").read_bytes() == before
