@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import jumpnet.atomic
 from hydra_plugins.jumpnet_sweeper.valid_grid_sweeper import ValidGridSweeper
+import jumpnet.atomic
 from jumpnet.atomic import WriteError, write_json_atomic
 from jumpnet.configs import compose_config
 from jumpnet.data import DataError
