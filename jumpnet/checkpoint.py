@@ -1,25 +1,60 @@
 """Save and restore everything a run needs to continue exactly where it stopped.
 
 Checkpoints hold only tensors and plain containers so they load with
-``torch.load(weights_only=True)``: a checkpoint can never execute code.
+``torch.load(weights_only=True)``: a checkpoint can never execute code. They
+are serialized in memory and written with ``jumpnet.atomic`` (temp file, fsync,
+rename), so a kill or a full disk leaves the previous checkpoint whole and no
+temp file behind. A checkpoint that cannot be loaded (cut short, garbage, from
+an incompatible version) is moved aside to ``checkpoint.pt.corrupt-<time>`` and
+the run starts again from scratch, saying so: it would fail the same way forever.
 """
 from __future__ import annotations
 
+import io
+import logging
 import os
+from datetime import datetime
 from pathlib import Path
 
 import torch
 
+from jumpnet.atomic import write_bytes_atomic
+
+log = logging.getLogger(__name__)
+# What a resumable checkpoint must hold (train.Trainer._state writes them).
+REQUIRED = ("epoch", "model", "optimizer", "scheduler", "history", "rng", "loader_rng")
+
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Atomic save: a killed process never leaves a half-written checkpoint behind."""
-    tmp = Path(path).with_suffix(".pt.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Atomic, durable save: a killed process or a full disk never leaves a half-written checkpoint behind."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes_atomic(path, buffer.getbuffer())
 
 
 def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_or_set_aside(path: Path) -> tuple[dict | None, str | None]:
+    """``(state, None)`` for a usable checkpoint, ``(None, None)`` when there is none, and ``(None, note)`` when
+    it was damaged: then it has been renamed to ``<name>.corrupt-<time>`` and ``note`` says so."""
+    path = Path(path)
+    if not path.exists():
+        return None, None
+    try:
+        state = load_checkpoint(path)
+        if not isinstance(state, dict) or any(key not in state for key in REQUIRED):
+            raise ValueError(f"not a training checkpoint (missing {[k for k in REQUIRED if k not in (state or {})]})")
+    except Exception as err:  # noqa: BLE001 - torch raises OSError, EOFError, RuntimeError, UnpicklingError ...
+        aside = path.with_name(f"{path.name}.corrupt-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, aside)
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        note = f"checkpoint {path} could not be loaded ({type(err).__name__}: {reason}); moved to {aside.name}, " \
+               f"training restarted from scratch"
+        log.warning(note)
+        return None, note
+    return state, None
 
 
 def rng_state() -> dict:

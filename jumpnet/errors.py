@@ -6,12 +6,15 @@ message names the key and the bad value, ``fix`` says what to type instead.
 :func:`run_cli` wraps ``run.py`` and every ``python -m jumpnet.*`` command: it
 prints such errors, and Hydra's own composition errors (an unknown key, a value
 of the wrong type, a missing option), in a line or two with the closest valid
-key suggested. ``HYDRA_FULL_ERROR=1`` gives the full traceback instead.
+key suggested. ``HYDRA_FULL_ERROR=1`` gives the full traceback instead. A file the
+environment would not let us write (a full disk, a quota, a read-only mount, a
+name over the filesystem's limit) is a line too, naming the path and the errno.
 Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import sys
 import traceback
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# A file the environment would not let us have (full disk, quota, read-only, permissions, a name too long): not a bug.
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.EFBIG}
 
 
 class JumpnetError(Exception):
@@ -111,6 +116,8 @@ def explain(err: BaseException) -> str | None:
 
     if isinstance(err, JumpnetError):
         return str(err)
+    if isinstance(err, OSError) and err.errno in WRITE_ERRNOS and err.filename:
+        return f"{err.filename}: [Errno {err.errno} {errno.errorcode[err.errno]}] {err.strerror}"
     if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options is not None:
         group, _, option = err.missing_cfg_file.rpartition("/")
         return (f"{group}={option} is not an option of the {group} group{did_you_mean(option, err.options)} "

@@ -1,20 +1,25 @@
 """One run's folder: its record (``metrics.json``), its lock, and what state it is in.
 
 A run folder is the unit of resumability. ``metrics.json`` is written atomically
-(temp file, then rename) so a reader never sees half a record; a lock file
-guarantees the same run is never trained by two processes at once.
+(``jumpnet.atomic``: temp file, fsync, rename) and as strict JSON, so a reader
+never sees half a record; a lock file guarantees the same run is never trained
+by two processes at once. A record that cannot be read (not UTF-8, not JSON,
+not an object) is never overwritten: the run refuses to start and says so.
 """
 from __future__ import annotations
 
 import fcntl
 import json
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
+from jumpnet.atomic import write_json_atomic
 from jumpnet.errors import JumpnetError
+
+__all__ = ["CHECKPOINT", "ERROR", "LOCK", "METRICS", "RecordUnreadable", "RunBusy", "checkpoint_progress", "lock_holder",
+           "lock_run", "read_metrics", "run_status", "wait_until_free", "write_json_atomic"]
 
 METRICS = "metrics.json"
 CHECKPOINT = "checkpoint.pt"
@@ -22,36 +27,38 @@ ERROR = "error.txt"
 LOCK = ".lock"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temp file beside ``path`` and rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, allow_nan=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+class RecordUnreadable(JumpnetError):
+    """``metrics.json`` exists but is not a JSON object: it may hold a finished run's results, so it is left alone."""
 
 
 def read_metrics(run_dir: Path) -> dict | None:
-    """The run's record, or None when it has none (or an unreadable one)."""
+    """The run's record, None when it has none; RecordUnreadable when it has one that cannot be read."""
+    path = Path(run_dir) / METRICS
     try:
-        return json.loads((Path(run_dir) / METRICS).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
         return None
+    except (UnicodeDecodeError, ValueError, OSError) as err:
+        why = "not UTF-8" if isinstance(err, UnicodeDecodeError) else \
+            f"not JSON: {err}" if isinstance(err, ValueError) else str(err)
+        raise RecordUnreadable(f"{path} cannot be read ({why}); it is left as it is",
+                               "look at it (it may hold a finished run's results), move it aside, and run the "
+                               "same command again to resume from the checkpoint") from err
+    if not isinstance(record, dict):
+        raise RecordUnreadable(f"{path} holds a JSON {type(record).__name__}, not a run record (an object); "
+                               f"it is left as it is", "move it aside and run the same command again")
+    return record
 
 
 def run_status(run_dir: Path) -> str:
-    """``completed``/``failed``/``diverged`` from the record; ``interrupted`` (a checkpoint, no record); ``new``."""
-    record = read_metrics(run_dir)
+    """``completed``/``failed``/``diverged``/``interrupted`` from the record; ``interrupted`` (a checkpoint, no
+    record); ``new``; ``unreadable`` (a record that cannot be read: see :func:`read_metrics`)."""
+    try:
+        record = read_metrics(run_dir)
+    except RecordUnreadable:
+        return "unreadable"
     if record is not None:
-        return record.get("status", "unknown")
+        return str(record.get("status", "unknown"))
     if (Path(run_dir) / CHECKPOINT).exists():
         return "interrupted"
     return "new"
@@ -108,8 +115,11 @@ class RunLock:
         except BlockingIOError:
             os.close(fd)
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:  # a full disk: the lock holds all the same, only its note of who holds it is missing
+            pass
         self._fd = fd
         return True
 
@@ -129,14 +139,33 @@ def lock_run(run_dir: Path, holder: str = "") -> Iterator[RunLock]:
     """Hold the run folder's lock, writing who holds it; refuse, naming the holder, if it is taken."""
     lock = RunLock(run_dir)
     if not lock.acquire():
-        who = " ".join(lock.path.read_text().split()) or "unknown"
+        try:
+            who = " ".join(lock.path.read_text(errors="replace").split()) or "unknown"
+        except OSError:
+            who = "unknown"
         raise RunBusy(f"{run_dir} is being trained by another process (pid {who}, from {lock.path}); "
                       f"not starting a second copy, its record is left as it is",
                       "wait for that process, or stop it and run again to resume from its checkpoint")
     try:
         if holder:
-            with open(lock.path, "a") as f:  # after the pid RunLock wrote
-                f.write(holder + "\n")
+            try:
+                with open(lock.path, "a") as f:  # after the pid RunLock wrote
+                    f.write(holder + "\n")
+            except OSError:
+                pass
         yield lock
     finally:
         lock.release()
+
+
+def wait_until_free(run_dir: Path) -> None:
+    """Block until no process holds the run folder's lock (a sweep waiting for another process's run)."""
+    try:
+        fd = os.open(Path(run_dir) / LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # granted once the holder's exclusive lock is gone
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

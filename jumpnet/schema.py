@@ -28,6 +28,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from jumpnet.errors import ConfigError, did_you_mean
+import jumpnet.labels  # noqa: F401,E402 - registers ${ablation_label:...} and ${short_dirname:...}
 
 
 class Schedule(StrEnum):

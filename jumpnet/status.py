@@ -20,7 +20,8 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from jumpnet.configs import CONF_DIR
-from jumpnet.runfolder import CHECKPOINT, METRICS, checkpoint_progress, lock_holder, read_metrics, run_status
+from jumpnet.runfolder import (CHECKPOINT, METRICS, RecordUnreadable, checkpoint_progress, lock_holder, read_metrics,
+                               run_status)
 
 SKIP_PARTS = {"previous", ".submitit", "wandb", ".hydra"}
 
@@ -29,7 +30,10 @@ def run_state(run_dir: Path) -> dict:
     """What a run folder says about its run, read only."""
     run_dir = Path(run_dir)
     status, holder = run_status(run_dir), lock_holder(run_dir)
-    record = read_metrics(run_dir) or {}
+    try:
+        record = read_metrics(run_dir) or {}
+    except RecordUnreadable:  # status "unreadable": the table shows it, the file is left alone
+        record = {}
     progress = checkpoint_progress(run_dir) if status not in ("completed", "diverged") else None
     if holder:
         status = "running"

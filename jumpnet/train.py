@@ -3,7 +3,11 @@
 The loop owns what happens between "here is a model and its data" and "here
 are its selected weights and history": per-step schedule, per-epoch
 validation, a checkpoint after every epoch (resumable to the exact batch
-order), early stopping, and clean termination when the loss diverges.
+order), early stopping, and clean termination when training diverges: a
+non-finite training or validation loss, or non-finite weights, ends it as
+``diverged``. The checkpoint of the last epoch (or of an early stop) says that
+training has finished, so a run killed after it (during test, or while W&B
+finishes) goes straight to test when resumed instead of training more epochs.
 The test split is not seen here: it is evaluated once, by the caller.
 """
 from __future__ import annotations
@@ -121,16 +125,20 @@ class Trainer:
         self.on_epoch = on_epoch or (lambda row: None)
         self.compile_mode = compile_mode(trainer.get("compile", False))
         self.forward = compile_model(model, self.compile_mode, compile_backend)
+        self.extra_state: dict = {}   # saved with every checkpoint (the pipeline's data identity)
+        self.saved_epoch = 0          # the last epoch a checkpoint holds: what an interrupted run has done
+        self.result: FitResult | None = None
 
-    def _state(self, epoch: int, result: FitResult, best_state: dict) -> dict:
+    def _state(self, epoch: int, result: FitResult, best_state: dict, finished: bool = False) -> dict:
+        """Everything a resume needs; ``finished``: training is over (last epoch or early stop), only test is left."""
         return {"epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "history": result.history,
                 "best_val_acc": result.best_val_acc, "best_epoch": result.best_epoch, "best_model": best_state,
                 "train_time_s": result.train_time_s, "images_seen": result.images_seen,
-                "rng": rng_state(), "loader_rng": self.train_loader.generator.get_state()}
+                "rng": rng_state(), "loader_rng": self.train_loader.generator.get_state(),
+                "finished": finished, "notes": list(result.notes), **self.extra_state}
 
-    def _restore(self, result: FitResult) -> tuple[int, dict]:
-        state = load_checkpoint(self.checkpoint_path)
+    def _restore(self, result: FitResult, state: dict) -> tuple[int, dict]:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -182,14 +190,22 @@ class Trainer:
         seen = max(1, timer.images)
         return loss_sum.item() / seen, correct.item() / seen, seconds, timer.images
 
-    def fit(self) -> FitResult:
-        result = FitResult("completed", [], None, 0, 0.0, 0)
+    def fit(self, resume: dict | None = None) -> FitResult:
+        """Train (from the checkpoint state ``resume``, else from ``checkpoint_path`` when ``trainer.resume``)."""
+        result = self.result = FitResult("completed", [], None, 0, 0.0, 0)
         start_epoch, best_state = 0, None
-        if self.cfg.resume and self.checkpoint_path.exists():
-            start_epoch, best_state = self._restore(result)
+        if resume is None and self.cfg.resume and self.checkpoint_path.exists():
+            resume = load_checkpoint(self.checkpoint_path)
+        if resume is not None:
+            start_epoch, best_state = self._restore(result, resume)
+        self.saved_epoch = start_epoch
+        finished = bool(resume and resume.get("finished"))
+        if finished:
+            result.notes = list(resume.get("notes") or [])
+            log.info(f"Training had finished after epoch {start_epoch}; nothing left to train")
         mode = progress_mode(self.cfg.progress)
         patience = self.cfg.early_stopping
-        for epoch in range(start_epoch + 1, self.cfg.epochs + 1):
+        for epoch in range(start_epoch + 1, self.cfg.epochs + 1) if not finished else ():
             lr = self.optimizer.param_groups[0]["lr"]
             train_loss, train_acc, seconds, seen = self._train_epoch(epoch, mode)
             result.train_time_s += seconds
@@ -203,21 +219,46 @@ class Trainer:
                 val = "" if val_acc is None else f" val_loss {val_loss:.4f} val_acc {val_acc:.4f}"
                 log.info(f"epoch {epoch}/{self.cfg.epochs} train_loss {train_loss:.4f} train_acc {train_acc:.4f}"
                          f"{val} lr {lr:.4g} {seen / seconds:.0f} img/s {seconds:.1f}s")
-            if not math.isfinite(train_loss):
+            why = divergence(train_loss, val_loss, self.model)
+            if why:
                 result.status = "diverged"
-                result.notes.append(f"training loss became {train_loss} in epoch {epoch}")
-                log.error(f"Diverged: training loss {train_loss} in epoch {epoch}; stopping")
+                result.notes.append(f"{why} in epoch {epoch}")
+                log.error(f"Diverged: {why} in epoch {epoch}; stopping")
                 break
             if val_acc is not None and (result.best_val_acc is None or val_acc > result.best_val_acc):
                 result.best_val_acc, result.best_epoch = val_acc, epoch
                 best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
-            save_checkpoint(self.checkpoint_path, self._state(epoch, result, best_state))
-            if patience and val_acc is not None and epoch - result.best_epoch >= patience:
+            stop = bool(patience and val_acc is not None and epoch - result.best_epoch >= patience)
+            if stop:
                 result.notes.append(f"early stop after epoch {epoch}: no better val_acc for {patience} epochs")
                 log.info(result.notes[-1])
+            save_checkpoint(self.checkpoint_path, self._state(epoch, result, best_state,
+                                                              finished=stop or epoch == self.cfg.epochs))
+            self.saved_epoch = epoch
+            if stop:
                 break
         if best_state is not None and result.status == "completed":
             self.model.load_state_dict(best_state)  # the weights chosen on validation, never on test
         elif result.history:
             result.best_epoch = result.history[-1]["epoch"]
+        if result.status == "completed" and not finite_weights(self.model):
+            result.status = "diverged"
+            result.notes.append("the selected weights are not finite")
+            log.error(f"Diverged: {result.notes[-1]}")
         return result
+
+
+def finite_weights(model: nn.Module) -> bool:
+    """Every floating-point parameter and buffer (BatchNorm statistics included) is finite."""
+    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
+
+
+def divergence(train_loss: float, val_loss: float | None, model: nn.Module) -> str | None:
+    """Why an epoch's training diverged (a non-finite loss or weights), or None."""
+    if not math.isfinite(train_loss):
+        return f"training loss became {train_loss}"
+    if val_loss is not None and not math.isfinite(val_loss):
+        return f"validation loss became {val_loss}"
+    if not finite_weights(model):
+        return "weights became non-finite"
+    return None

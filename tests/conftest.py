@@ -108,3 +108,22 @@ def wandb_summary(run_dir: Path) -> dict:
 def wandb_records(run_dir: Path) -> list[dict]:
     """Every record of an offline run's transaction log (run, metric, summary, artifact, ...), read back by wandb."""
     return [json.loads(line) for line in _leet_inspect(run_dir).splitlines() if line.strip()]
+
+
+def sweep_run_dirs(task_args: list[str], hydra_args: list[str] = WITH_TEST_CONF) -> list[Path]:
+    """The run folders ``run.py -m TASK_ARGS HYDRA_ARGS`` gives its jobs, in launch order, from Hydra's own parser."""
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from jumpnet.configs import CONF_DIR
+
+    jobs = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(task_args), None)[0]
+    dirs = []
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        for job in jobs:
+            cfg = compose(config_name="config", overrides=[*job, *hydra_args], return_hydra_config=True)
+            HydraConfig.instance().set_config(cfg)
+            dirs.append(Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir))
+    return dirs

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from jumpnet.data import DataError, load_arrays, make_splits
+from jumpnet.data.archive import read_cache
 from jumpnet.data.loader import BatchLoader
 from jumpnet.data.splits import stratified_order
 from tests.conftest import ROOT, run_py, subprocess_env
@@ -220,3 +221,72 @@ def test_a_fresh_machine_downloads_by_default_and_without_internet_says_where_to
     assert errors[0].startswith(f"error: CIFAR-10 could not be downloaded into data.root='{tmp_path / 'data'}'")
     assert "point data.archive (or JUMPNET_DATA_ARCHIVE) at a local copy" in errors[0]
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("where", ["inside a header", "between members", "inside a member"])
+def test_a_cut_plain_tar_is_a_data_error_naming_it(tmp_path, where):
+    """Python's tarfile takes a header cut short for the end of the archive: the test split would shrink unseen."""
+    whole = tmp_path / "whole.tar"
+    with tarfile.open(make_imagefolder_tar(tmp_path / "whole.tar.gz")) as src, tarfile.open(whole, "w") as dst:
+        for member in src:
+            dst.addfile(member, src.extractfile(member))
+    with tarfile.open(whole) as tar:
+        member = tar.getmembers()[-3]                             # a test/ image: the cut loses test images
+    cut = {"inside a header": member.offset + 200, "between members": member.offset,
+           "inside a member": member.offset_data + 10}[where]
+    bad = tmp_path / "cut.tar"
+    bad.write_bytes(whole.read_bytes()[:cut])
+    with pytest.raises(DataError, match=f"data.archive='{bad}' could not be read to the end .* truncated"):
+        load_arrays(data_cfg(bad, tmp_path / "root"))
+
+
+def test_a_damaged_cache_is_rebuilt_with_a_warning_and_caches_are_group_readable(tmp_path, caplog):
+    archive, root = make_imagefolder_tar(tmp_path / "tiny.tar.gz"), tmp_path / "root"
+    first = load_arrays(data_cfg(archive, root))
+    (cache,) = (root / "archives").glob("*.npz")
+    assert cache.stat().st_mode & 0o777 == 0o644              # a shared data.root: the group reads it too
+    assert (root / "archives" / "sha256.json").stat().st_mode & 0o044 == 0o044
+    for damage in (b"PK\x03\x04 not a zip", cache.read_bytes()[:-200]):
+        cache.write_bytes(damage)
+        with caplog.at_level("WARNING"):
+            again = load_arrays(data_cfg(archive, root))
+        assert f"Decoded cache {cache} is damaged" in caplog.text
+        np.testing.assert_array_equal(again.x_test, first.x_test)
+        assert read_cache(cache).classes == CLASSES               # rebuilt whole
+        caplog.clear()
+
+
+def test_an_archive_is_hashed_once_per_change(tmp_path, caplog):
+    from jumpnet.data import identity
+
+    archive, root = make_imagefolder_tar(tmp_path / "tiny.tar.gz"), tmp_path / "root"
+    with caplog.at_level("INFO"):
+        first = identity.archive_sha256(archive, root)
+        identity._memo.clear()                                    # a new process: the on-disk cache answers
+        assert identity.archive_sha256(archive, root) == first == identity.sha256(archive)
+    assert caplog.text.count("Hashing") == 1
+    make_imagefolder_tar(archive, colour_shift=9)                 # the file changes: hashed again
+    assert identity.archive_sha256(archive, root) != first
+
+
+def test_plain_loader_resumes_with_the_same_augmentation(tmp_path):
+    """trainer.fast=false: the epoch after a resume sees the same crops and flips as without the interruption,
+    whatever the workers (their RNG is seeded when they start, so it would differ)."""
+    import torch
+
+    from jumpnet.checkpoint import rng_state, set_rng_state
+    from jumpnet.data.plain import PlainLoader
+
+    x = np.random.default_rng(0).integers(0, 256, (48, 8, 8, 3), dtype=np.uint8)
+    make = (lambda: PlainLoader(x, np.arange(48) % 4, 16, torch.device("cpu"), [0.5] * 3, [0.25] * 3, train=True,
+                                crop_padding=2, flip=True, seed=3, num_workers=1))
+    epoch = (lambda loader: [b.clone() for b, _ in loader])
+    torch.manual_seed(0)
+    straight = make()
+    epoch(straight)
+    saved = straight.generator.get_state(), rng_state()           # what the checkpoint after epoch 1 holds
+    second = epoch(straight)
+    resumed = make()
+    resumed.generator.set_state(saved[0])
+    set_rng_state(saved[1])
+    assert all(torch.equal(a, b) for a, b in zip(second, epoch(resumed)))

@@ -115,3 +115,5 @@ def test_bad_input_fails_with_a_clear_message(exp_dir, override, message):
     assert message in out.stdout + out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) <= 3, out.stderr  # a line, not a traceback
     assert "Data " not in out.stdout + out.stderr or "data." in message, "config errors must come before any work"
+    unstarted = [p.parent for p in exp_dir.rglob(".hydra") if not (p.parent / "metrics.json").exists()]
+    assert not unstarted, "a config error leaves no folder for a report to list as unfinished"

@@ -10,25 +10,39 @@
   a model whose own merge is concat is its ``full`` arm; ResNet v2's
   ``no_shortcuts`` is its ``no_links``; a matched arm whose solved width is the
   raw arm's), comparing the class, its integer widths (``width_mult`` and any
-  ``ablation.match`` solved) and the resolved switches.
-  The arms come from ``jumpnet.arms``, which ``make plan`` and ``make status`` share.
-- Skips runs whose folder already holds a completed ``metrics.json``, so
-  re-running a sweep does only the unfinished work (interrupted runs resume
-  from their checkpoint inside the job).
-- Ends with a summary of every run of the sweep and fails (non-zero exit)
-  when any of them failed, diverged or did not finish.
+  ``ablation.match`` solved) and the resolved switches. A value no model
+  accepts (``ablation.merge=sum``) fails when the config is composed, so a typo
+  stops the sweep before anything runs. The arms come from ``jumpnet.arms``,
+  which ``make plan`` and ``make status`` share.
+- Skips runs whose folder already holds a completed (or diverged) record made
+  with the same data, so re-running a sweep does only the unfinished work
+  (interrupted runs resume from their checkpoint inside the job).
+- Always finishes its launch list and prints a summary: a job that raises, even
+  outside the run's own error handling (its folder busy or unreadable, a file
+  that cannot be written), becomes a summary row with the reason, never the end
+  of the sweep. With the basic launcher every job is launched on its own, so
+  one job's failure cannot take the rest of its batch down. A run that another
+  process holds (two identical sweeps at once) is waited for at the end, then
+  launched again: it is then done (and says so), or resumes.
+- Exits 0 when every run completed or diverged (divergence is an outcome, shown
+  in the summary), non-zero, in one ``error:`` line, when any failed or could
+  not start. The arms left out of the grid are listed in the summary too.
 """
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
 
-from jumpnet.errors import ConfigError, SweepError
+import jumpnet.labels  # noqa: F401 - the ${ablation_label:...} and ${short_dirname:...} resolvers of the run folders
+from jumpnet.errors import ConfigError
+from jumpnet.sweep_summary import SweepFailed, one_line
+
+__all__ = ["SweepFailed", "ValidGridSweeper", "ValidGridSweeperConf"]
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +59,6 @@ ConfigStore.instance().store(group="hydra/sweeper", name="valid_grid", node=Vali
                              provider="jumpnet")
 
 
-class SweepFailed(SweepError):
-    """Some runs of the sweep did not complete; the others did and are kept."""
-
-
 class ValidGridSweeper(BasicSweeper):
     def __init__(self, max_batch_size: Optional[int], params: Optional[Dict[str, str]] = None,
                  arms: Optional[List[str]] = None):
@@ -57,15 +67,21 @@ class ValidGridSweeper(BasicSweeper):
         self.arguments: List[str] = []
         self.run_dirs: List[Path] = []
         self.skipped_done: List[Path] = []
+        self.left_out: List[str] = []                       # "overrides: why", for the summary
+        self.job_dirs: Dict[Tuple[str, ...], Path] = {}     # each launched job's run folder
+        self.failures: Dict[Path, BaseException] = {}       # what a job raised, by run folder
+        self.waited: List[Path] = []                        # runs another process held while this sweep ran
 
     def _job_config(self, overrides: Sequence[str]) -> Any:
         return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
 
     def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
         from jumpnet.arms import enumerate_arms, grid_jobs
-        from jumpnet.runfolder import run_status
 
         jobs = grid_jobs(self.params, self.arguments, self.hydra_context.config_loader, self.arms)
+        varying = {o.split("=", 1)[0] for o in {o for job in jobs for o in job}
+                   if sum(o in job for job in jobs) < len(jobs)}
+        compact = (lambda arm: " ".join(o for o in arm.overrides if o.split("=", 1)[0] in varying) or arm.label)
         kept: List[List[str]] = []
         for arm in enumerate_arms(jobs, self._job_config):
             if arm.kind == "bad_config":  # bad input: stop before any job starts
@@ -73,47 +89,128 @@ class ValidGridSweeper(BasicSweeper):
                 raise type(err)(f"{err.message} (sweep arm: {arm.label})", err.fix) from err
             if arm.kind == "invalid":
                 log.warning(f"Not a valid arm, left out of the grid: {arm.label} ({arm.reason})")
+                self.left_out.append(f"{compact(arm)}: not a valid arm ({arm.reason.split('. ')[0]})")
                 continue
             if arm.kind == "duplicate":
                 log.info(f"Left out: {arm.label} {arm.reason}")
+                head, _, same = str(arm.reason).partition(" as ")
+                self.left_out.append(f"{compact(arm)}: {head} as {Path(same).name}")  # that arm's folder name
                 continue
             self.run_dirs.append(arm.run_dir)
-            if run_status(arm.run_dir) == "completed" and not arm.cfg.trainer.get("overwrite", False):
-                log.info(f"Already completed, skipped: {arm.run_dir}")
+            done = self._done_before(arm.cfg, arm.run_dir)
+            if done:
+                log.info(f"Already {done}, skipped: {arm.run_dir}")
                 self.skipped_done.append(arm.run_dir)
                 continue
+            self.job_dirs[tuple(arm.overrides)] = arm.run_dir
             kept.append(arm.overrides)
         if not self.run_dirs:
             raise ConfigError("No valid run in this sweep: every grid point was an unsupported model x ablation",
                               "see the warnings above for what each model supports")
         log.info(f"Sweep: {len(self.run_dirs)} runs, {len(self.skipped_done)} already completed, "
-                 f"{len(kept)} to launch")
+                 f"{len(kept)} to launch" + (f", {len(self.left_out)} arms left out" if self.left_out else ""))
         if not kept:
             return []
         if max_batch_size is None:
             return [kept]
         return list(BasicSweeper.split_overrides_to_chunks(kept, max_batch_size))
 
+    @staticmethod
+    def _done_before(cfg: Any, run_dir: Path) -> Optional[str]:
+        """``completed``/``diverged`` when the folder holds such a record made with this data (then it is skipped)."""
+        from jumpnet.data.identity import data_identity
+        from jumpnet.runfolder import RecordUnreadable, read_metrics
+
+        if cfg.trainer.get("overwrite", False):
+            return None
+        try:
+            record = read_metrics(run_dir) or {}
+        except RecordUnreadable:
+            return None  # launched: the job refuses it and the summary says why
+        status = record.get("status")
+        if status not in ("completed", "diverged"):
+            return None
+        recorded = record.get("data_id")
+        return status if recorded is None or recorded == data_identity(cfg.data) else None
+
     def sweep(self, arguments: List[str]) -> Any:
+        """BasicSweeper.sweep, with every job's failure kept for the summary instead of ending the sweep."""
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+        from omegaconf import OmegaConf
+
         self.arguments = list(arguments)  # the command line, which wins over params and arms
-        returns = super().sweep(arguments)
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides([*self._parse_config(), *arguments])
+        self.overrides = self.split_arguments(overrides, self.max_batch_size)
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        returns: List[Sequence[Any]] = []
+        try:
+            index = 0
+            while not self.is_done():
+                batch = self.get_job_batch()
+                self.validate_batch_is_legal(batch)  # composition errors stop the sweep before its jobs run
+                for unit in self._launch_units(batch):
+                    returns.append(self._launch(unit, index))
+                    index += len(unit)
+            returns += self._relaunch_busy(index)
+        except KeyboardInterrupt:
+            self._summarize(interrupted=True)
+            raise
         self._summarize()
         return returns
 
-    def _summarize(self) -> None:
-        from jumpnet.runfolder import read_metrics, run_status
+    def _launch_units(self, batch: Sequence[Sequence[str]]) -> List[Sequence[Sequence[str]]]:
+        """One job at a time under the basic launcher (it runs them in turn anyway); whole batches elsewhere."""
+        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
-        lines, bad = [], []
-        for run_dir in self.run_dirs:
-            status = run_status(run_dir)
-            record = read_metrics(run_dir) or {}
-            acc = record.get("test_acc")
-            note = " (skipped: done before)" if run_dir in self.skipped_done else ""
-            note += " (requeued)" if record.get("requeued") else ""
-            lines.append(f"  {status:<11} {'' if acc is None else f'test_acc={acc:.4f}':<16} {run_dir}{note}")
-            if status != "completed":
-                bad.append(f"{run_dir} ({status})")
-        log.info("Sweep summary:\n" + "\n".join(lines))
-        if bad:
-            raise SweepFailed(f"{len(bad)} of {len(self.run_dirs)} runs did not complete: " + "; ".join(bad),
-                              "read error.txt in their folders, then re-run the same command to retry only them")
+        return [[job] for job in batch] if isinstance(self.launcher, BasicLauncher) else [batch]
+
+    def _launch(self, jobs: Sequence[Sequence[str]], index: int) -> Sequence[Any]:
+        """Launch ``jobs``; what any of them raises (inside the task or around it) is kept, never re-raised."""
+        from hydra.core.utils import JobStatus
+
+        try:
+            results = self.launcher.launch(jobs, initial_job_idx=index)
+        except Exception as err:  # noqa: BLE001 - e.g. Hydra could not create the folder or write .hydra/
+            for job in jobs:
+                self._failed(job, err)
+            return []
+        for job, result in zip(jobs, results):
+            if result.status == JobStatus.FAILED:
+                self._failed(job, result._return_value)  # the exception; `return_value` would raise it
+        return results
+
+    def _failed(self, job: Sequence[str], err: BaseException) -> None:
+        run_dir = self.job_dirs.get(tuple(job))
+        log.error(f"Job {' '.join(job)} did not run to the end: {one_line(err)}")
+        if run_dir is not None:
+            self.failures[run_dir] = err
+
+    def _relaunch_busy(self, index: int) -> List[Sequence[Any]]:
+        """Runs another process was training: wait until it lets go; launch those it did not finish (they resume)."""
+        from jumpnet.runfolder import RunBusy, run_status, wait_until_free
+
+        busy = [job for job, run_dir in self.job_dirs.items() if isinstance(self.failures.get(run_dir), RunBusy)]
+        again = []
+        for job in busy:
+            run_dir = self.job_dirs[job]
+            log.info(f"Waiting for the other process training {run_dir} to finish (Ctrl-C stops waiting; "
+                     f"that process goes on)")
+            wait_until_free(run_dir)
+            del self.failures[run_dir]
+            if run_status(run_dir) in ("completed", "diverged"):
+                self.waited.append(run_dir)
+            else:
+                again.append(job)
+        returns = []
+        for unit in self._launch_units([list(job) for job in again]):
+            returns.append(self._launch(unit, index))
+            index += len(unit)
+        return returns
+
+    def _summarize(self, interrupted: bool = False) -> None:
+        from jumpnet.sweep_summary import summarize
+
+        summarize(self.run_dirs, self.failures, self.skipped_done, self.waited, self.left_out, interrupted)

@@ -2,37 +2,54 @@
 
 Members are decoded in memory, never extracted to disk by the names they carry.
 The decoded uint8 arrays are cached under the data root, keyed by the
-archive's SHA-256, so a different archive never reuses a stale cache.
+archive's SHA-256, so a different archive never reuses a stale cache; the cache
+is written atomically, readable by the group (a shared ``data.root``), and a
+damaged one is rebuilt, with a warning naming it.
+
+A cut archive is an error, wherever the cut falls: Python's ``tarfile`` takes a
+header cut short (or garbled) for the end of the archive and stops quietly,
+which would shrink the test split without a word, so ``StrictTarInfo`` accepts
+only the end-of-archive marker (a zero block) as the end.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import lzma
 import logging
 import os
 import tarfile
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from jumpnet.atomic import write_atomic
 from jumpnet.data.arrays import Arrays, DataError
+from jumpnet.data.identity import archive_sha256, sha256
 from jumpnet.data.lock import preparing
+
+__all__ = ["decode_archive", "load_archive", "read_cache", "sha256"]
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".gif", ".webp", ".tif", ".tiff"}
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+class StrictTarInfo(tarfile.TarInfo):
+    """A member header that must be whole: anything but a full header or the zero end block is an error."""
+
+    @classmethod
+    def fromtarfile(cls, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        try:
+            return super().fromtarfile(tar)
+        except tarfile.EOFHeaderError:  # the end-of-archive marker: a proper end
+            raise
+        except (tarfile.TruncatedHeaderError, tarfile.EmptyHeaderError, tarfile.InvalidHeaderError) as err:
+            if tar.offset == 0:
+                raise  # not a tar of this kind (tarfile.open then tries the next compression)
+            raise tarfile.ReadError(f"the header at byte {tar.offset} is cut short or damaged ({err}), "
+                                    f"before the end-of-archive marker") from None
 
 
 def _split_member(name: str) -> tuple[str, str] | None:
@@ -50,7 +67,7 @@ def decode_archive(path: Path) -> Arrays:
     images: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     names: dict[str, list[str]] = {s: [] for s in SPLITS}
     try:
-        with tarfile.open(path, mode="r:*") as tar:
+        with tarfile.open(path, mode="r:*", tarinfo=StrictTarInfo) as tar:
             for member in tar:
                 where = _split_member(member.name) if member.isfile() else None
                 if where is None:
@@ -87,6 +104,25 @@ def read_cache(cache: Path) -> Arrays:
         return Arrays(f["x_train"], f["y_train"], f["x_test"], f["y_test"], [str(c) for c in f["classes"]])
 
 
+def write_cache(cache: Path, arrays: Arrays) -> None:
+    write_atomic(cache, lambda f: np.savez(f, x_train=arrays.x_train, y_train=arrays.y_train, x_test=arrays.x_test,
+                                           y_test=arrays.y_test, classes=np.array(arrays.classes)))
+
+
+def _cached(cache: Path, rebuild_damaged: bool) -> Arrays | None:
+    """The cached arrays, or None; a damaged cache is removed (with a warning) only by the holder of the lock."""
+    if not cache.is_file():
+        return None
+    try:
+        return read_cache(cache)
+    except Exception as err:  # noqa: BLE001 - BadZipFile, KeyError, ValueError, EOFError, zlib.error ...
+        if rebuild_damaged:
+            log.warning(f"Decoded cache {cache} is damaged ({type(err).__name__}: {err}); removing it and "
+                        f"decoding the archive again")
+            cache.unlink(missing_ok=True)
+        return None
+
+
 def load_archive(path: str | os.PathLike, cache_root: str | os.PathLike) -> Arrays:
     """Arrays of the archive, decoded once (by one process at a time: ``preparing``) and then read from the cache."""
     path = Path(path).expanduser()
@@ -94,20 +130,16 @@ def load_archive(path: str | os.PathLike, cache_root: str | os.PathLike) -> Arra
         raise DataError(f"data.archive={str(path)!r} does not exist",
                         "point data.archive (or JUMPNET_DATA_ARCHIVE) at a tar of an ImageFolder tree, "
                         "or set data.archive=null to use torchvision's dataset")
-    cache = Path(cache_root).expanduser() / "archives" / f"{path.name.split('.')[0]}-{sha256(path)[:16]}.npz"
-    if cache.is_file():
-        return read_cache(cache)
+    digest = archive_sha256(path, cache_root)
+    cache = Path(cache_root).expanduser() / "archives" / f"{path.name.split('.')[0]}-{digest[:16]}.npz"
+    arrays = _cached(cache, rebuild_damaged=False)
+    if arrays is not None:
+        return arrays
     with preparing(cache.parent, cache.stem):
-        if cache.is_file():  # another process decoded it while this one waited
-            return read_cache(cache)
+        arrays = _cached(cache, rebuild_damaged=True)  # another process may have decoded it while this one waited
+        if arrays is not None:
+            return arrays
         log.info(f"Decoding {path} (once; cached at {cache})")
         arrays = decode_archive(path)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, x_train=arrays.x_train, y_train=arrays.y_train, x_test=arrays.x_test,
-                         y_test=arrays.y_test, classes=np.array(arrays.classes))
-            os.replace(tmp, cache)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        write_cache(cache, arrays)
     return arrays

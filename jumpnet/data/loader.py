@@ -14,9 +14,11 @@ import torch
 
 
 def channel_stats(x_uint8: np.ndarray) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std (0..1 scale) of NHWC uint8 images: the normalization constants."""
+    """Per-channel mean and std (0..1 scale) of NHWC uint8 images: the normalization constants.
+
+    A constant channel (std 0) would make every input NaN; its std is taken as one grey level instead."""
     x = x_uint8.reshape(-1, x_uint8.shape[-1]).astype(np.float64) / 255.0
-    return x.mean(0).tolist(), x.std(0).tolist()
+    return x.mean(0).tolist(), np.maximum(x.std(0), 1 / 255).tolist()
 
 
 def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:

@@ -8,11 +8,12 @@ collated batch is copied to the device. ``trainer.fast=false`` selects it and
 ``make bench`` measures the fast path (``jumpnet.data.loader.BatchLoader``)
 against it. Both draw from the same distribution (tests/test_fast_path.py).
 
-Reproducibility: the shuffle is drawn from ``.generator`` (saved in the
-checkpoint), so a resumed run sees the same batch order as an uninterrupted
-one. The per-image augmentation draws come from the workers' RNG, seeded from
-the process RNG when the workers start: a fresh run repeats exactly, a resumed
-one continues with an independent stream, as in any plain PyTorch loop.
+Reproducibility: the shuffle *and* one augmentation seed per image are drawn
+from ``.generator`` (saved in the checkpoint), and each image is augmented under
+its own seed, whichever worker serves it. So a resumed run sees the same batches
+with the same crops and flips as an uninterrupted one, and the number of workers
+changes nothing. (A plain PyTorch loop seeds each worker's RNG when the workers
+start, so after a resume its augmentation would be a different stream.)
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler
 from torchvision import transforms
 
 
@@ -52,8 +53,29 @@ class ArrayDataset(Dataset):
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return self.transform(Image.fromarray(self.x[i])), int(self.y[i])
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
+        """``key`` is an index, or ``(index, seed)``: then the random transforms draw from ``seed`` alone."""
+        if isinstance(key, int):
+            return self.transform(Image.fromarray(self.x[key])), int(self.y[key])
+        i, seed = key
+        with torch.random.fork_rng(devices=[]):  # the process's own RNG is left as it was
+            torch.manual_seed(seed)
+            return self.transform(Image.fromarray(self.x[i])), int(self.y[i])
+
+
+class SeededShuffle(Sampler):
+    """A shuffled pass over ``n`` images, each with an augmentation seed; both come from ``generator``."""
+
+    def __init__(self, n: int, generator: torch.Generator):
+        self.n, self.generator = n, generator
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = torch.randperm(self.n, generator=self.generator)  # drawn at once, when the epoch starts
+        seeds = torch.randint(0, 2 ** 62, (self.n,), generator=self.generator)
+        return iter(zip(order.tolist(), seeds.tolist()))
 
 
 class PlainLoader:
@@ -69,7 +91,7 @@ class PlainLoader:
         crop_padding, flip = (crop_padding, flip) if train else (0, False)
         self.dataset = ArrayDataset(x, y, plain_transform(x.shape[1], mean, std, crop_padding, flip))
         self.generator = torch.Generator().manual_seed(seed)  # the shuffle's; the sampler draws on the CPU
-        sampler = RandomSampler(self.dataset, generator=self.generator) if train else SequentialSampler(self.dataset)
+        sampler = SeededShuffle(len(y), self.generator) if train else SequentialSampler(self.dataset)
         workers = default_workers() if num_workers is None else int(num_workers)
         self.pin = self.device.type == "cuda"
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format

@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from jumpnet.labels import ablation_label
+from jumpnet.runfolder import RecordUnreadable, read_metrics
+
 METRICS = "metrics.json"
 MARKERS = ("metrics.json", "checkpoint.pt", ".hydra")
 MODEL_ORDER = ["jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn"]
@@ -75,12 +78,15 @@ def load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[s
     """One run's scalar metrics, flat config and epoch history; an unreadable record counts as unfinished."""
     config_file = run_dir / ".hydra" / "config.yaml"
     config = flatten(yaml.safe_load(config_file.read_text()) or {}) if config_file.exists() else {}
+    label = ablation_label({k.split(".", 1)[1]: v for k, v in config.items() if k.startswith("ablation.")})
+    fallback = {"model": config.get("model.name"), "ablation": label, "seed": config.get("seed")}
     try:
-        record: dict[str, Any] = json.loads((run_dir / METRICS).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        record = {"model": config.get("model.name"), "ablation": config.get("ablation.name"),
-                  "seed": config.get("seed"), "status": "unfinished"}
+        record: dict[str, Any] = read_metrics(run_dir) or {**fallback, "status": "unfinished"}
+    except RecordUnreadable as err:
+        record = {**fallback, "status": "unreadable", "error": err.message}
     history = record.pop("history", None) or []
+    if record.get("status") == "diverged" and record.get("notes"):
+        record.setdefault("error", f"diverged: {record['notes'][-1]}")  # why, in the list of runs left out
     fmap = record.pop("feature_map", None)
     if fmap:
         record["feature_map"] = " x ".join(str(int(v)) for v in fmap)

@@ -1,0 +1,105 @@
+"""Every file a run or the data cache writes goes through here: whole or not at all, and a full disk in a line.
+
+``write_atomic`` writes a temp file beside the target, flushes and fsyncs it,
+renames it into place and fsyncs the folder, so a reader (or a machine that
+loses power) sees the old file or the new one, never half of one. When the
+write fails (a full disk, a quota, a read-only mount), the temp file is removed
+at once, so the space it took is free again for ``error.txt`` and the record,
+the earlier file is left as it was, and the error becomes one
+:class:`WriteError` line naming the path and the errno.
+
+Test seam: ``open_for_write(fd)`` opens the temp file; tests replace it to
+make the write call fail with ``ENOSPC`` where the filesystem cannot be filled
+for real (tests/test_robustness.py does both).
+"""
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Callable
+
+from jumpnet.errors import JumpnetError
+
+FILE_MODE = 0o644  # readable by the group and others, as files made by ``open`` under the usual umask
+
+
+class WriteError(JumpnetError):
+    """A file could not be written (disk full, quota, read-only): the earlier version is intact."""
+
+
+def write_error(path: Path, err: OSError) -> WriteError:
+    """One line: the path, the errno and what to do; the earlier file is still there."""
+    code = errno.errorcode.get(err.errno, str(err.errno)) if err.errno else "?"
+    message = f"cannot write {path}: [Errno {err.errno} {code}] {err.strerror or err}"
+    fix = "free space on that filesystem (or point paths.experiments_dir / data.root elsewhere) and run the same " \
+          "command again: the earlier record and checkpoint are intact and the run resumes from them"
+    return WriteError(message, fix)
+
+
+def open_for_write(fd: int) -> IO[bytes]:
+    """The temp file as a binary file object (the seam tests replace to simulate a full disk)."""
+    return os.fdopen(fd, "wb")
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename durable: fsync the folder that holds the renamed file (best effort)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None], mode: int = FILE_MODE) -> None:
+    """Call ``write(f)`` on a temp file beside ``path``, fsync it, rename it over ``path``; WriteError on failure."""
+    path = Path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with open_for_write(fd) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # mkstemp makes 0600: the group could not read a shared cache
+        os.replace(tmp, path)
+        tmp = None
+        fsync_dir(path.parent)
+    except OSError as err:
+        raise write_error(path, err) from err
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    write_atomic(path, lambda f: f.write(data))
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    write_bytes_atomic(path, text.encode())
+
+
+def strict(value: Any) -> Any:
+    """``value`` with every non-finite float as None: strict JSON (no ``NaN``/``Infinity`` literals)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Strict JSON (non-finite floats become null), written atomically."""
+    text = json.dumps(strict(data), indent=2, allow_nan=False) + "\n"
+    write_text_atomic(path, text)

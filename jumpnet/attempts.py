@@ -1,0 +1,101 @@
+"""A run folder's earlier attempts: skip a finished one, resume an interrupted one, refuse one made with other data.
+
+What ``jumpnet.pipeline.execute`` decides before it trains: a completed or
+diverged run (made with this data) is kept as it is; a failed or interrupted
+attempt's record moves to ``previous/<time>/`` and the run resumes from its
+checkpoint (a damaged checkpoint is set aside and training restarts, saying
+so); ``trainer.overwrite=true`` moves the record, checkpoint and W&B run aside
+and starts afresh; a folder whose record or checkpoint names other data is
+refused; a folder that a config error left with nothing but Hydra's files is
+removed.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from jumpnet.checkpoint import load_checkpoint, load_or_set_aside
+from jumpnet.data import DataError
+from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, read_metrics
+from jumpnet.tracking import WANDB_ID
+
+log = logging.getLogger(__name__)
+FINAL = ("completed", "diverged")
+HYDRA_ONLY = (".hydra",)  # what Hydra puts in a run folder before the run starts (besides its *.log)
+
+
+def refuse_other_data(run_dir: Path, recorded: str | None, data_id: str, what: str) -> None:
+    """A folder whose record or checkpoint was made with other data is neither resumed nor skipped."""
+    if recorded is None or recorded == data_id:
+        return
+    raise DataError(f"{run_dir} holds a run made with other data (its {what} says data_id={recorded!r}; this "
+                    f"command reads {data_id!r}); it is neither resumed nor skipped",
+                    "point data.archive / data.root at the data it was made with, or give this data its own folder "
+                    "(name=... or paths.experiments_dir=...), or pass trainer.overwrite=true to train it again on "
+                    "this data (the earlier attempt moves to previous/)")
+
+
+def remove_unstarted_folder(run_dir: Path, experiments_dir: Path) -> None:
+    """Remove a folder that holds only what Hydra wrote before the run (``.hydra/``, its log), and the empty
+    folders above it inside the experiments folder: a config error leaves nothing for a report to list."""
+    if not run_dir.is_dir() or not all(p.name in HYDRA_ONLY or p.suffix == ".log" for p in run_dir.iterdir()):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    root = Path(experiments_dir).resolve()
+    folder = run_dir.resolve().parent
+    while folder != root and root in folder.parents and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+def saved_progress(run_dir: Path) -> dict:
+    """Epochs done and their history, as the checkpoint holds them (what a resume continues from)."""
+    try:
+        state = load_checkpoint(run_dir / CHECKPOINT)
+        return {"epochs": int(state["epoch"]), "history": state["history"]}
+    except Exception:  # noqa: BLE001 - none yet, or unreadable: the record keeps what it has
+        return {}
+
+
+def archive_previous(run_dir: Path, with_checkpoint: bool) -> None:
+    """Move an earlier attempt's record aside: nothing is ever lost. To start afresh (``trainer.overwrite``)
+    its checkpoint and W&B run go too, so the new attempt is a new W&B run rather than the old one reopened."""
+    dest = run_dir / "previous" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    dest.mkdir(parents=True, exist_ok=True)
+    fresh = (CHECKPOINT, WANDB_ID, "wandb", "weights.pt")
+    for name in (METRICS, ERROR, *fresh) if with_checkpoint else (METRICS, ERROR):
+        if (run_dir / name).exists():
+            shutil.move(str(run_dir / name), dest / name)
+    log.info(f"Earlier attempt's record moved to {dest}")
+
+
+def skip_if_final(cfg: DictConfig, run_dir: Path, data_id: str) -> dict | None:
+    """The record of a completed or diverged run made with this data (kept as is), else None."""
+    record = read_metrics(run_dir)  # RecordUnreadable: a damaged record is never overwritten
+    if record is None or record.get("status") not in FINAL or cfg.trainer.overwrite:
+        return None
+    refuse_other_data(run_dir, record.get("data_id"), data_id, METRICS)
+    log.info(f"Already {record['status']}: {run_dir} (test_acc={record.get('test_acc')}); "
+             f"kept as is. Pass trainer.overwrite=true to train it again.")
+    return record
+
+
+def prepare_attempt(cfg: DictConfig, run_dir: Path, data_id: str) -> tuple[dict | None, str | None]:
+    """The checkpoint state to resume from (None: from scratch) and a note when a damaged one was set aside;
+    an earlier attempt's record moves aside (with its checkpoint and W&B run under ``trainer.overwrite``)."""
+    earlier = read_metrics(run_dir)
+    if cfg.trainer.overwrite:
+        if earlier is not None or (run_dir / CHECKPOINT).exists():
+            archive_previous(run_dir, with_checkpoint=True)
+        resume, note = None, None
+    else:
+        refuse_other_data(run_dir, (earlier or {}).get("data_id"), data_id, METRICS)
+        resume, note = load_or_set_aside(run_dir / CHECKPOINT) if cfg.trainer.resume else (None, None)
+        refuse_other_data(run_dir, (resume or {}).get("data_id"), data_id, CHECKPOINT)
+        if earlier is not None:
+            archive_previous(run_dir, with_checkpoint=False)  # a failed or interrupted attempt resumes
+    return resume, note

@@ -1,0 +1,114 @@
+"""Names derived from values: a run's ablation label and its folder name, as OmegaConf resolvers.
+
+**Ablation label.** A run's ablation is what its switches say, not what the
+selected file was called: ``ablation=full ablation.merge=add`` trains the
+``add`` arm, so its folder, ``metrics.json`` (``ablation``), W&B name and tags
+and the report all say ``add``. The label is the name of the preset in
+``conf/ablation/`` whose fields (every field but ``name``) all equal the run's,
+preferring ``ablation.name`` when several do; otherwise it spells the fields
+that differ from ``full``, in schema order: ``merge=add+head=fc``. It is generic
+over fields, so a new switch or preset needs no change here. ``ablation.name``
+only names a preset file; two configs with the same switch values are the
+same run whatever their ``name``.
+
+**Folder names.** Hydra's ``override_dirname`` can exceed the filesystem's
+255-byte limit on a file name (nine overrides do). ``short_dirname`` keeps a
+name of up to ``MAX_DIRNAME_BYTES`` as it is (so existing folders keep their
+names) and turns a longer one into a readable prefix of whole overrides, how
+many were left out, and a hash of the whole name:
+``data.crop_padding=2,...,trainer.epochs=1+6more-3fa2c81b9e``. The same overrides
+always give the same folder (Hydra sorts them), so runs stay resumable; the
+full list is in the run's ``.hydra/overrides.yaml``.
+
+Both are registered when this module is imported (``jumpnet.schema`` imports
+it, and with it ``run.py``, ``jumpnet.configs`` and the sweeper plugin) and are
+used in ``conf/config.yaml``: ``${ablation_label:${ablation}}``,
+``${short_dirname:${hydra.job.override_dirname}}``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "conf" / "ablation"
+BASELINE = "full"
+MAX_DIRNAME_BYTES = 200   # every name this long worked before (the limit is 255), so none moves
+PREFIX_BYTES = 150        # the readable part of a shortened name
+HASH_CHARS = 10
+
+
+def _plain(value: Any) -> Any:
+    """A switch value as YAML writes it: bools and None as themselves, enums and everything else as strings."""
+    return value if value is None or isinstance(value, bool) else str(value)
+
+
+def _schema_defaults() -> dict[str, Any]:
+    from jumpnet.schema import AblationConf
+
+    return {f.name: _plain(f.default) for f in dataclasses.fields(AblationConf)
+            if f.name != "name" and f.default is not dataclasses.MISSING}
+
+
+def switches(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every ablation field but ``name``, the schema's defaults filled in, in schema order."""
+    fields = _schema_defaults()
+    extra = {k: _plain(v) for k, v in values.items() if k not in fields and k not in ("name", "defaults")}
+    return {**{k: _plain(values.get(k, default)) for k, default in fields.items()}, **extra}
+
+
+@lru_cache(maxsize=None)
+def presets(folder: Path = PRESETS_DIR) -> dict[str, dict[str, Any]]:
+    """The switch values of every preset in ``conf/ablation/``, by preset name."""
+    found = {}
+    for path in sorted(Path(folder).glob("*.yaml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        found[str(data.get("name", path.stem))] = switches(data)
+    return found
+
+
+def ablation_label(values: Mapping[str, Any] | DictConfig, name: str | None = None) -> str:
+    """The run's ablation label from its switch values (see the module docstring)."""
+    if isinstance(values, DictConfig):
+        values = OmegaConf.to_container(values, resolve=True, enum_to_str=True)
+    name = name if name is not None else values.get("name")
+    mine, known = switches(values), presets()
+    matching = [preset for preset, fields in known.items() if fields == mine]
+    if matching:
+        return str(name) if name in matching else matching[0]
+    base = known.get(BASELINE, {})
+    differ = [f"{k}={_text(v)}" for k, v in mine.items() if base.get(k, object()) != v]
+    return "+".join(differ) or BASELINE
+
+
+def _text(value: Any) -> str:
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def short_dirname(override_dirname: str) -> str:
+    """``override_dirname`` as is when it is short enough, else a readable prefix + ``+Nmore-<hash>``."""
+    name = str(override_dirname)
+    if len(name.encode()) <= MAX_DIRNAME_BYTES:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:HASH_CHARS]
+    parts = name.split(",")
+    kept: list[str] = []
+    for part in parts:
+        if len(",".join([*kept, part]).encode()) > PREFIX_BYTES:
+            break
+        kept.append(part)
+    prefix = ",".join(kept) if kept else name.encode()[:PREFIX_BYTES].decode(errors="ignore")
+    return f"{prefix}+{len(parts) - len(kept)}more-{digest}"
+
+
+def register_resolvers() -> None:
+    OmegaConf.register_new_resolver("ablation_label", lambda node: ablation_label(node), replace=True)
+    OmegaConf.register_new_resolver("short_dirname", lambda text: short_dirname(text), replace=True)
+
+
+register_resolvers()
