@@ -1,4 +1,4 @@
-"""channels_last is off on the CPU by default: oneDNN's AVX2 kernels crash or hang on it (tools/onednn_avx2_repro.py)."""
+"""channels_last is off by default on CPUs running oneDNN's AVX2 kernels, which crash or hang on it (tools/onednn_avx2_repro.py)."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,7 +9,8 @@ import torch
 
 from jumpnet.configs import compose_config
 from jumpnet.factory import build_model
-from jumpnet.memory_format import hazardous_convs, memory_format_for, use_channels_last
+from jumpnet import memory_format
+from jumpnet.memory_format import hazardous_convs, memory_format_for, onednn_runs_avx512, use_channels_last
 from tests.conftest import ROOT, WITH_TEST_CONF
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
@@ -22,7 +23,13 @@ def load_repro():
     return module
 
 
-def test_auto_is_channels_last_on_cuda_only_and_explicit_choices_are_kept():
+@pytest.fixture
+def avx2_cpu(monkeypatch):
+    """A CPU whose oneDNN runs AVX2 kernels, as on the AVX2-only machines where the crash was found."""
+    monkeypatch.setattr(memory_format.torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+
+
+def test_auto_is_channels_last_on_cuda_and_avx512_cpus_only_and_explicit_choices_are_kept(avx2_cpu):
     assert compose_config([]).trainer.channels_last == "auto"
     assert not use_channels_last("auto", CPU) and use_channels_last("auto", CUDA)
     assert use_channels_last(True, CPU) and use_channels_last("true", CPU)
@@ -31,7 +38,26 @@ def test_auto_is_channels_last_on_cuda_only_and_explicit_choices_are_kept():
         use_channels_last("yes", CPU)
 
 
-def test_hazardous_convs_are_found_and_explicit_true_on_cpu_warns(caplog):
+@pytest.mark.parametrize("capability, caps, expected", [
+    ("AVX512", {}, True),
+    ("AVX512", {"ONEDNN_MAX_CPU_ISA": "AVX2"}, False),           # how the repro forces the AVX2 kernels
+    ("AVX512", {"DNNL_MAX_CPU_ISA": "avx2_vnni"}, False),        # oneDNN's older name, any case
+    ("AVX512", {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"}, True),
+    ("AVX512", {"ONEDNN_MAX_CPU_ISA": "ALL"}, True),
+    ("AVX2", {}, False),
+    ("DEFAULT", {}, False),
+])
+def test_auto_on_the_cpu_follows_the_kernels_onednn_runs(monkeypatch, capability, caps, expected):
+    monkeypatch.setattr(memory_format.torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    for name in memory_format.ISA_CAPS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in caps.items():
+        monkeypatch.setenv(name, value)
+    assert onednn_runs_avx512() is expected
+    assert use_channels_last("auto", CPU) is expected
+
+
+def test_hazardous_convs_are_found_and_explicit_true_on_an_avx2_cpu_warns(caplog, avx2_cpu):
     tiny_resnet = build_model(compose_config([*WITH_TEST_CONF, "model=tiny_resnet_v2"]))
     assert hazardous_convs(tiny_resnet) == ["learner.1.0.shortcut"]  # 1x1, stride 2, 4 input channels
     assert memory_format_for(tiny_resnet, "auto", CPU) == torch.contiguous_format

@@ -89,7 +89,7 @@ def jumpnet_trainer(profile: dict, device: torch.device, compile_mode: str | Non
 
     cfg = compose_config(["model=jumpnet", "logger=none", *profile["model_overrides"].get("jumpnet", [])])
     torch.manual_seed(0)
-    channels_last = use_channels_last("auto", device)  # as trainer.channels_last=auto: on CUDA, off on a CPU
+    channels_last = use_channels_last("auto", device)  # as trainer.channels_last=auto: on CUDA and AVX-512 CPUs
     model = build_model(cfg).to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     x, y = synthetic(profile, steps)
     mean, std = channel_stats(x)
