@@ -143,7 +143,7 @@ def plan(overrides: list[str], device_name: str | None = None, reports: Path = R
     runs = [a for a in arms if not a.left_out]
     rows = [price_arm(a, flops, figures, device_name) for a in runs]
     df = pd.DataFrame(rows)
-    out = [f"Plan of {master.name} ({len(arms)} grid points: {len(runs)} arms to keep, "
+    out = [f"Plan of {master.name} ({len(arms)} grid points: {len(runs)} runs to keep, "
            f"{len(arms) - len(runs)} left out) in {master.hydra.sweep.dir}"]
     prefix, _ = shorten([a.name for a in arms])
     if prefix:  # the override levels every arm shares: said once, not on every row
@@ -151,7 +151,7 @@ def plan(overrides: list[str], device_name: str | None = None, reports: Path = R
         if rows:
             df["arm"] = df["arm"].map(lambda name: Path(name).name)
     if rows:
-        shown = df[["arm", "status", "epochs", "PFLOP", "est. time"]].copy()
+        shown = df[["arm", "status", "epochs", "PFLOP", "est. time"]].rename(columns={"arm": "run"})
         shown["PFLOP"] = shown["PFLOP"].map(fmt_pflop)
         out.append(shown.to_markdown(index=False, disable_numparse=True,
                                      colalign=["left", "left", "right", "right", "right"]))
@@ -160,21 +160,21 @@ def plan(overrides: list[str], device_name: str | None = None, reports: Path = R
         out.append(f"\nLeft out ({len(left_out)}):")
         strip = (lambda text: text.replace(prefix + "/", "")) if prefix else (lambda text: text)
         out += [f"  {strip(a.name)}: {strip(a.why)}" for a in left_out]
-    out += ["", *totals(df, device_name, reports)] if rows else ["", "Totals: no arm to run."]
+    out += ["", *totals(df, device_name, reports)] if rows else ["", "Totals: nothing to run."]
     return "\n".join(out)
 
 
 def totals(df: pd.DataFrame, device_name: str | None, reports: Path) -> list[str]:
     kinds = df["status"].str.split(" ").str[0].replace("to", "to run").value_counts()
     counts = ", ".join(f"{kinds[k]} {k}" for k in ("done", "to run", "running", "failed", "diverged") if k in kinds)
-    lines = [f"Totals: {len(df)} arms ({counts}).",
+    lines = [f"Totals: {len(df)} runs ({counts}).",
              f"Training compute: {fmt_pflop(df['_pflop'].sum())} PFLOP in all, "
              f"{fmt_pflop(df['_left_pflop'].sum())} PFLOP still to run."]
     timed = df["_s"].notna()
     if not timed.any():
         lines.append("Estimated time: no measurement for this device (run `make bench` or `make gpu-check` on it).")
         return lines
-    note = "" if timed.all() else f" (for the {timed.sum()} of {len(df)} arms with a measurement)"
+    note = "" if timed.all() else f" (for the {timed.sum()} of {len(df)} runs with a measurement)"
     lines.append(f"Estimated time on {df.loc[timed, '_device'].iloc[0]}: {fmt_time(df['_s'].sum())} in all, "
                  f"{fmt_time(df['_left_s'].sum())} still to run, one run at a time{note}.")
     levels = concurrency_levels(df.loc[timed, "_device"].iloc[0], reports)

@@ -40,7 +40,7 @@ def test_tiny_check_runs_every_section_and_writes_json_and_readme(tiny_check):
     assert [lv["runs"] for lv in levels] == [1, 2] and len(levels[1]["per_run_img_s"]) == 2
     assert levels[0]["speedup"] == 1.0 and levels[1]["aggregate_img_s"] > 0
     assert result["train"]["epochs"] == 1 and 0 <= result["train"]["test_acc"] <= 1
-    assert any(line.startswith("Totals: 2 arms") for plan in result["plan"]["plans"].values() for line in plan)
+    assert any(line.startswith("Totals: 2 runs") for plan in result["plan"]["plans"].values() for line in plan)
     readme = (out / "README.md").read_text()
     for heading in ("## Sections", "## Training speed per model", "## JumpNet under `trainer.compile`",
                     "## Several JumpNet trainings on one GPU", "## A real training run", "## Targets"):

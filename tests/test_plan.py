@@ -46,7 +46,7 @@ def test_plan_prices_every_arm_says_why_some_are_left_out_and_creates_nothing(ex
     assert "all in data.test_size=128,data.train_size=256,data.val_size=64,data=synthetic,trainer.epochs=2/" in text
     assert "  tiny_jumpnet-concat-s0: builds the same network as tiny_jumpnet-full-s0\n" in text
     assert "  tiny_resnet_v2-concat-s0: not a valid arm: ResNetV2 cannot merge its links by 'concat'" in text
-    assert "Totals: 2 arms (2 to run)." in text and "Estimated time: no measurement for this device" in text
+    assert "Totals: 2 runs (2 to run)." in text and "Estimated time: no measurement for this device" in text
 
 
 def test_plan_estimates_from_figures_of_the_same_device_and_reads_each_arms_status(exp_dir, tmp_path):
@@ -66,7 +66,7 @@ def test_plan_estimates_from_figures_of_the_same_device_and_reads_each_arms_stat
     seconds = (2 * 128 + (2 * 64 + 128) / 3) / 1000
     assert rows["tiny_jumpnet-full-s0"][3] == plan.fmt_time(seconds)
     assert rows["tiny_resnet_v2-full-s0"][3] == f"no measurement of tiny_resnet_v2 on {cpu_label(1)}"
-    assert "Totals: 2 arms (1 done, 1 to run)." in text
+    assert "Totals: 2 runs (1 done, 1 to run)." in text
     assert f"Estimated time on {cpu_label(1)}: {plan.fmt_time(seconds)} in all, 0 s still to run" in text
 
 
