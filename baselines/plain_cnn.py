@@ -52,9 +52,9 @@ class PlainCNN(Network):
             asked = (f"ablation.links={str(links).lower()} with ablation.merge={'null' if merge is None else merge}"
                      + ("" if residual else " and ablation.residual=false"))
             raise AblationError(
-                f"{cls.__name__} has no links, so {asked} "
-                f"means nothing. {cls.__name__} supports only links=true with merge=null (ablation=full), "
-                f"with head in {list(ClassifierHead.HEADS)}.")
+                f"{cls.__name__} has no links, so {asked} means nothing",
+                f"use ablation=full (or head_gap): {cls.__name__} supports only links=true with merge=null, "
+                f"with head in {list(ClassifierHead.HEADS)}")
         return cls.own_merge
 
     def __init__(self, stages: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128)),

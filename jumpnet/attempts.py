@@ -4,7 +4,8 @@ What ``jumpnet.pipeline.execute`` decides before it trains: a completed or
 diverged run (made with this data) is kept as it is; a failed or interrupted
 attempt's record moves to ``previous/<time>/`` and the run resumes from its
 checkpoint (a damaged checkpoint is set aside and training restarts, saying
-so); ``trainer.overwrite=true`` moves the record, checkpoint and W&B run aside
+so), on any data when it saved no checkpoint (a first command that failed
+before training, offline say, is simply retried); ``trainer.overwrite=true`` moves the record, checkpoint and W&B run aside
 and starts afresh; a folder whose record or checkpoint names other data is
 refused; a folder that a config error left with nothing but Hydra's files is
 removed.
@@ -93,7 +94,8 @@ def prepare_attempt(cfg: DictConfig, run_dir: Path, data_id: str) -> tuple[dict 
             archive_previous(run_dir, with_checkpoint=True)
         resume, note = None, None
     else:
-        refuse_other_data(run_dir, (earlier or {}).get("data_id"), data_id, METRICS)
+        if (run_dir / CHECKPOINT).exists():  # only trained state ties a folder to its data: an attempt that failed
+            refuse_other_data(run_dir, (earlier or {}).get("data_id"), data_id, METRICS)  # before saving is retried
         resume, note = load_or_set_aside(run_dir / CHECKPOINT) if cfg.trainer.resume else (None, None)
         refuse_other_data(run_dir, (resume or {}).get("data_id"), data_id, CHECKPOINT)
         if earlier is not None:

@@ -12,9 +12,9 @@ only names a preset file; two configs with the same switch values are the
 same run whatever their ``name``.
 
 **Folder names.** Hydra's ``override_dirname`` can exceed the filesystem's
-255-byte limit on a file name (nine overrides do). ``short_dirname`` keeps a
-name of up to ``MAX_DIRNAME_BYTES`` as it is (so existing folders keep their
-names) and turns a longer one into a readable prefix of whole overrides, how
+255-byte limit on a file name (nine overrides do). ``short_dirname`` keeps each
+folder level of up to ``MAX_DIRNAME_BYTES`` as it is (so existing folders keep
+their names) and turns a longer one into a readable prefix of whole overrides, how
 many were left out, and a hash of the whole name:
 ``data.crop_padding=2,...,trainer.epochs=1+6more-3fa2c81b9e``. The same overrides
 always give the same folder (Hydra sorts them), so runs stay resumable; the
@@ -91,8 +91,13 @@ def _text(value: Any) -> str:
 
 
 def short_dirname(override_dirname: str) -> str:
-    """``override_dirname`` as is when it is short enough, else a readable prefix + ``+Nmore-<hash>``."""
-    name = str(override_dirname)
+    """``override_dirname`` with each folder level as is when it is short enough, else a readable prefix +
+    ``+Nmore-<hash>``. Levels are judged one by one: with ``item_sep: /`` (the Optuna preset) every override is
+    a level of its own, so a long list of short levels is kept whole."""
+    return "/".join(_short_level(level) for level in str(override_dirname).split("/"))
+
+
+def _short_level(name: str) -> str:
     if len(name.encode()) <= MAX_DIRNAME_BYTES:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:HASH_CHARS]

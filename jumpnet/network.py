@@ -74,19 +74,22 @@ class Network(nn.Module):
         if not residual:
             if cls.residual_removes is None:
                 raise AblationError(f"{name}'s blocks have no identity add to remove (ablation.residual=false); "
-                                    f"it supports only residual=true. {supported}.")
+                                    f"it supports only residual=true", f"set ablation.residual=true. {supported}")
         dropped = "ablation.links=false"
         if not residual and cls.residual_removes == "links":  # the identity adds are this model's links
             links, dropped = False, f"ablation.residual=false (in {name} the same shortcuts as links=false)"
         if not links:
             if not cls.can_drop_links:
-                raise AblationError(f"{name} has no links to drop (ablation.links=false). {supported}.")
+                raise AblationError(f"{name} has no links to drop (ablation.links=false)",
+                                    f"set ablation.links=true. {supported}")
             if merge is not None:
-                raise AblationError(f"ablation.merge={merge!r} has no meaning with {dropped}. {supported}.")
+                raise AblationError(f"ablation.merge={merge!r} has no meaning with {dropped}",
+                                    f"set ablation.merge=null. {supported}")
             return cls.own_merge
         merge = cls.own_merge if merge is None else merge
         if merge not in cls.merges:
-            raise AblationError(f"{name} cannot merge its links by {merge!r}. {supported}.")
+            raise AblationError(f"{name} cannot merge its links by {merge!r} (ablation.merge={merge})",
+                                f"set ablation.merge to one of {list(cls.merges)} or null. {supported}")
         return merge
 
     def __init__(self, num_classes: int = 10, in_chans: int = 3, image_size: int = 32,

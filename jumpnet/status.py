@@ -42,9 +42,14 @@ def run_state(run_dir: Path) -> dict:
         done = max(done or 0, progress["epoch"])
     files = [p for p in run_dir.iterdir() if p.is_file()] if run_dir.is_dir() else []
     return {"status": status, "epochs_done": done, "holder": holder,
-            "best_val_acc": record.get("best_val_acc", (progress or {}).get("best_val_acc")),
+            "best_val_acc": first_known(record.get("best_val_acc"), (progress or {}).get("best_val_acc")),
             "test_acc": record.get("test_acc"), "requeued": record.get("requeued"),
             "updated": max((p.stat().st_mtime for p in files), default=None)}
+
+
+def first_known(*values):
+    """The first value that is not None: an interrupted run's record has no best yet, its checkpoint does."""
+    return next((v for v in values if v is not None), None)
 
 
 def planned_epochs(run_dir: Path) -> int | None:

@@ -12,6 +12,7 @@ from jumpnet.arms import load_sweep
 from jumpnet.configs import compose_config
 from jumpnet.hardware import cpu_label
 from jumpnet.measurements import concurrency_levels, load_figures, pick
+from jumpnet.status import run_state
 from tests.conftest import ROOT, TINY_DATA, WITH_TEST_CONF
 
 TINY_FLOPS = 3_826_304  # tiny_jumpnet's forward FLOPs per image (python -m jumpnet.describe)
@@ -68,6 +69,13 @@ def test_plan_estimates_from_figures_of_the_same_device_and_reads_each_arms_stat
     assert rows["tiny_resnet_v2-full-s0"][3] == f"no measurement of tiny_resnet_v2 on {cpu_label(1)}"
     assert "Totals: 2 runs (1 done, 1 to run)." in text
     assert f"Estimated time on {cpu_label(1)}: {plan.fmt_time(seconds)} in all, 0 s still to run" in text
+
+
+def test_an_interrupted_run_shows_the_best_val_its_checkpoint_holds(tmp_path):
+    (tmp_path / "metrics.json").write_text(json.dumps({"status": "interrupted", "epochs": 1, "best_val_acc": None}))
+    torch.save({"epoch": 1, "best_val_acc": 0.25}, tmp_path / "checkpoint.pt")
+    state = run_state(tmp_path)
+    assert state["status"] == "interrupted" and state["epochs_done"] == 1 and state["best_val_acc"] == 0.25
 
 
 @pytest.mark.parametrize("state,label", [

@@ -211,6 +211,18 @@ def test_a_folder_made_with_other_data_is_refused_never_skipped_or_resumed(tmp_p
     assert record(run_dir)["data_id"] != done["data_id"]
 
 
+def test_a_failed_attempt_that_saved_nothing_is_retried_on_other_data(tmp_path, archives):
+    """A first command that failed before training (offline, nothing downloaded), rerun with an archive, just runs."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    failed = {"status": "failed", "epochs": 0, "data_id": f"cifar10 (torchvision) in {tmp_path / 'empty'}"}
+    (run_dir / "metrics.json").write_text(json.dumps(failed))
+    execute(archive_config(tmp_path, archives[1]), run_dir)
+    assert record(run_dir)["status"] == "completed" and record(run_dir)["data_id"].startswith("sha256:")
+    (earlier,) = (run_dir / "previous").glob("*/metrics.json")   # the failed attempt is kept, never lost
+    assert json.loads(earlier.read_text()) == failed
+
+
 def test_an_unreadable_record_is_left_alone_and_named(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -236,3 +248,5 @@ def test_an_ablation_set_by_field_is_labelled_by_its_values(tmp_path):
     short = short_dirname(long)
     assert short_dirname("data=synthetic,seed=1") == "data=synthetic,seed=1" and len(short.encode()) <= 200
     assert short.startswith("trainer.key0=value0,") and short == short_dirname(long) != short_dirname(long + "x")
+    levels = long.replace(",", "/")  # the Optuna preset's item_sep: one level per override, each short: kept whole
+    assert short_dirname(levels) == levels and short_dirname(f"{long}/seed=1") == f"{short}/seed=1"

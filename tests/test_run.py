@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from jumpnet.memory_format import onednn_runs_avx512
 from tests.conftest import (HISTORY_KEYS, ROOT, SPEC_KEYS, TINY_DATA, TINY_JUMPNET, find_runs, run_py, subprocess_env,
                             wandb_summary)
 
@@ -34,7 +35,7 @@ def test_one_epoch_leaves_a_complete_run_folder(exp_dir):
     assert 0 <= record["test_acc"] <= 1 and 0 <= record["best_val_acc"] <= 1
     assert record["params"] == 5150 and record["feature_map"] == [32, 8, 8] and record["macs"] * 2 == record["flops"]
     assert record["throughput"] > 0 and record["device"] == "cpu" and len(record["git_sha"]) == 40
-    assert record["channels_last"] is False  # trainer.channels_last=auto: contiguous on the CPU
+    assert record["channels_last"] is onednn_runs_avx512()  # auto on the CPU: channels_last only on AVX-512 kernels
     assert (run_dir / ".hydra" / "config.yaml").exists() and "Test (" in (run_dir / "run.log").read_text()
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == 1 and "optimizer" in state and "scheduler" in state
