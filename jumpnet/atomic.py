@@ -24,7 +24,12 @@ from typing import IO, Any, Callable
 
 from jumpnet.errors import JumpnetError
 
-FILE_MODE = 0o644  # readable by the group and others, as files made by ``open`` under the usual umask
+def file_mode() -> int:
+    """The mode ``open`` would give a new file: 0o666 less the umask (0o644 under the usual 022, 0o640 under 027).
+    mkstemp's own 0o600 would hide a shared data.root's cache from the group."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 class WriteError(JumpnetError):
@@ -36,7 +41,8 @@ def write_error(path: Path, err: OSError) -> WriteError:
     code = errno.errorcode.get(err.errno, str(err.errno)) if err.errno else "?"
     message = f"cannot write {path}: [Errno {err.errno} {code}] {err.strerror or err}"
     fix = "free space on that filesystem (or point paths.experiments_dir / data.root elsewhere) and run the same " \
-          "command again: the earlier record and checkpoint are intact and the run resumes from them"
+          "command again: what was saved before is intact (the earlier record, and the last checkpoint if one was " \
+          "saved: the run resumes from it)"
     return WriteError(message, fix)
 
 
@@ -59,7 +65,7 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None], mode: int = FILE_MODE) -> None:
+def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None], mode: int | None = None) -> None:
     """Call ``write(f)`` on a temp file beside ``path``, fsync it, rename it over ``path``; WriteError on failure."""
     path = Path(path)
     tmp = None
@@ -69,7 +75,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None], mo
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)  # mkstemp makes 0600: the group could not read a shared cache
+        os.chmod(tmp, file_mode() if mode is None else mode)  # mkstemp makes 0600: the group could not read it
         os.replace(tmp, path)
         tmp = None
         fsync_dir(path.parent)

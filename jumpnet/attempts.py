@@ -54,12 +54,13 @@ def remove_unstarted_folder(run_dir: Path, experiments_dir: Path) -> None:
 
 
 def saved_progress(run_dir: Path) -> dict:
-    """Epochs done and their history, as the checkpoint holds them (what a resume continues from)."""
+    """Epochs done and their history, as the checkpoint holds them (what a resume continues from): the record of
+    a failed or interrupted attempt says what was saved, not how far training got before the failure."""
     try:
         state = load_checkpoint(run_dir / CHECKPOINT)
         return {"epochs": int(state["epoch"]), "history": state["history"]}
-    except Exception:  # noqa: BLE001 - none yet, or unreadable: the record keeps what it has
-        return {}
+    except Exception:  # noqa: BLE001 - none yet, or unreadable: nothing saved, a resume starts from scratch
+        return {"epochs": 0, "history": []}
 
 
 def archive_previous(run_dir: Path, with_checkpoint: bool) -> None:

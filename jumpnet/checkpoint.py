@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +37,14 @@ def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def first_sentence(text: str, limit: int = 160) -> str:
+    """An exception's first sentence, whole words only: torch's long advice (load with weights_only=False, which
+    would run arbitrary code) does not belong in a note saying the file was set aside."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    sentence = re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0].rstrip(".")
+    return sentence if len(sentence) <= limit else sentence[:limit].rsplit(" ", 1)[0] + " ..."
+
+
 def load_or_set_aside(path: Path) -> tuple[dict | None, str | None]:
     """``(state, None)`` for a usable checkpoint, ``(None, None)`` when there is none, and ``(None, note)`` when
     it was damaged: then it has been renamed to ``<name>.corrupt-<time>`` and ``note`` says so."""
@@ -49,7 +58,7 @@ def load_or_set_aside(path: Path) -> tuple[dict | None, str | None]:
     except Exception as err:  # noqa: BLE001 - torch raises OSError, EOFError, RuntimeError, UnpicklingError ...
         aside = path.with_name(f"{path.name}.corrupt-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
         os.replace(path, aside)
-        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        reason = first_sentence(str(err)) or type(err).__name__
         note = f"checkpoint {path} could not be loaded ({type(err).__name__}: {reason}); moved to {aside.name}, " \
                f"training restarted from scratch"
         log.warning(note)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import tarfile
@@ -242,10 +243,14 @@ def test_a_cut_plain_tar_is_a_data_error_naming_it(tmp_path, where):
 
 def test_a_damaged_cache_is_rebuilt_with_a_warning_and_caches_are_group_readable(tmp_path, caplog):
     archive, root = make_imagefolder_tar(tmp_path / "tiny.tar.gz"), tmp_path / "root"
-    first = load_arrays(data_cfg(archive, root))
+    umask = os.umask(0o027)                                   # a lab's shared data.root: the group reads, others not
+    try:
+        first = load_arrays(data_cfg(archive, root))
+    finally:
+        os.umask(umask)
     (cache,) = (root / "archives").glob("*.npz")
-    assert cache.stat().st_mode & 0o777 == 0o644              # a shared data.root: the group reads it too
-    assert (root / "archives" / "sha256.json").stat().st_mode & 0o044 == 0o044
+    assert cache.stat().st_mode & 0o777 == 0o640              # as open() would make it, not mkstemp's 0o600
+    assert (root / "archives" / "sha256.json").stat().st_mode & 0o777 == 0o640
     for damage in (b"PK\x03\x04 not a zip", cache.read_bytes()[:-200]):
         cache.write_bytes(damage)
         with caplog.at_level("WARNING"):
