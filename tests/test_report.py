@@ -23,7 +23,7 @@ FIGURES = {  # file stem: (x label, y label); the tiny JumpNet has ~5K parameter
     "fig_acc_vs_params": ("Parameters (K, log scale)", "Test accuracy (%)"),
     "fig_acc_vs_macs": ("MACs per image (M, log scale)", "Test accuracy (%)"),
     "fig_val_curves": ("Epoch", "Val. accuracy (%)"),
-    "fig_ablation_deltas": ("", "Δ test accuracy vs full (pp)"),
+    "fig_ablation_deltas": ("", "Δ test acc. vs full (pp)"),
 }
 
 
@@ -156,6 +156,18 @@ def test_failed_diverged_and_unfinished_runs_are_listed(sweep: Path, tmp_path: P
     table = (tmp_path / "report" / "table_ablations.md").read_text()
     for variant, note in (("full", "1, 1 unfinished"), ("no_links", "1, 1 diverged"), ("add", "1, 1 failed")):
         assert re.search(rf"\| {variant} +\|[^|]*\| {note} +\|", table), (variant, note)  # ...and says so
+
+
+def test_an_arm_with_no_completed_run_is_a_cross_in_the_figures(sweep: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    for path in copy.rglob("jumpnet-no_links-s*/metrics.json"):  # every seed of no_links diverged
+        path.write_text(json.dumps({**json.loads(path.read_text()), "status": "diverged", "test_acc": None}))
+    report = build_report([copy], tmp_path / "report")
+    ax = report.figures["fig_ablation_deltas"].axes[0]
+    assert [t.get_text() for t in ax.texts] == ["2 diverged"]          # where its bar would be, never a gap
+    crosses = [line for line in ax.lines if line.get_marker() == "x"]
+    assert len(crosses) == 1 and list(crosses[0].get_ydata()) == [0]
 
 
 def test_cli_writes_the_report_and_refuses_no_completed_runs(sweep: Path, tmp_path: Path) -> None:

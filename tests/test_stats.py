@@ -100,6 +100,18 @@ def test_diverged_runs_are_counted_and_bold_needs_significance() -> None:
     assert "**90.50 ± 0.50**" in bold  # full now clearly beats add (70.5) and no_links (70.25)
 
 
+def test_a_budget_whose_runs_all_diverged_is_a_cross_on_the_accuracy_curve() -> None:
+    from jumpnet.report.figures import accuracy_vs_cost
+
+    runs = fake_runs([
+        *[("a", 1.0, "full", s, "completed", 0.8, 1000) for s in range(2)],
+        *[("a", 2.0, "full", s, "diverged", None, 4000) for s in range(2)],
+    ])
+    ax = accuracy_vs_cost(ablation_deltas(runs), "params", "Parameters ({unit}, log scale)").axes[0]
+    (cross,) = [line for line in ax.lines if line.get_marker() == "x" and len(line.get_xdata())]
+    assert list(cross.get_xdata()) == [4.0] and cross.get_ydata()[0] == pytest.approx(ax.get_ylim()[0])  # 4K
+
+
 def test_equal_budget_interpolates_in_log_params_inside_the_measured_range() -> None:
     runs = fake_runs([
         *[("a", 1.0, "full", s, "completed", acc, 1000) for s, acc in enumerate([0.78, 0.80, 0.82])],

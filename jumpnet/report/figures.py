@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from jumpnet.report.budget import family_curves, family_name
+from jumpnet.report.comparisons import NOT_RUN, count_note
 from jumpnet.report.tables import unit, width_label
 
 WIDTH = 3.4  # inches: one column of a two-column paper
@@ -90,6 +91,14 @@ def accuracy_vs_cost(arms: pd.DataFrame, cost: str, xlabel: str) -> Figure:
     for variant, marker in MATCHED_MARKERS.items():
         if (matched["ablation"].astype(str) == variant).any():
             handles += ax.plot([], [], marker, ms=5, mfc="white", mec="black", ls="none", label=variant)
+    plotted = arms["ablation"].astype(str).isin(["full", *MATCHED_MARKERS])
+    lost = arms[plotted & arms["acc_mean"].isna() & arms[cost].notna()]
+    if len(lost):  # budgets whose every run diverged or failed: a cross on the x axis, never a silent gap
+        bottom = ax.get_ylim()[0]
+        ax.plot(lost[cost].to_numpy(float) / div, [bottom] * len(lost), "x", color="black", ms=5, mew=1.2,
+                clip_on=False, zorder=4)
+        ax.set_ylim(bottom=bottom)
+        handles += ax.plot([], [], "x", color="black", ms=5, mew=1.2, ls="none", label="no completed run")
     log_axis(ax)
     ax.set_xlabel(xlabel.format(unit=suffix))
     ax.set_ylabel("Test accuracy (%)")
@@ -148,11 +157,15 @@ def validation_curves(history: pd.DataFrame) -> Figure:
 
 
 def ablation_deltas(arms: pd.DataFrame) -> Figure:
-    """Each variant's accuracy change from its model's ``full`` arm, with the 95% CI as error bars."""
-    rows = arms[(arms["ablation"] != "full") & arms["delta"].notna()].reset_index(drop=True)
+    """Each variant's accuracy change from its model's ``full`` arm, with the 95% CI as error bars; an arm
+    with no completed run (every run diverged, failed or unfinished) is a cross at 0 saying so, never a gap."""
+    missing = pd.Series([bool(sum(arm.get(f"n_{s}", 0) or 0 for s in NOT_RUN)) for _, arm in arms.iterrows()],
+                        index=arms.index, dtype=bool) if len(arms) else pd.Series(dtype=bool)
+    shown = (arms["ablation"] != "full") & (arms["delta"].notna() | missing)
+    rows = arms[shown].reset_index(drop=True)
     groups = list(dict.fromkeys(zip(rows["model"], rows["setting"], rows["width"])))
     variants = [str(v) for v in arms["ablation"].cat.categories if v != "full" and v in set(rows["ablation"].astype(str))]
-    fig = new_figure(2.3)
+    fig = new_figure(2.6)
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(variants))
     for j, variant in enumerate(variants):
@@ -167,6 +180,11 @@ def ablation_deltas(arms: pd.DataFrame) -> Figure:
         for x, d, low, high, p in zip(pos, arm["delta"], arm["ci_low"], arm["ci_high"], arm["p_holm"]):
             if p < 0.05:  # significant at 5% after Holm's adjustment: a star beyond the CI's far end
                 ax.annotate("*", (x, low if d < 0 else high), ha="center", va="top" if d < 0 else "bottom")
+        for x, (_, lost) in zip(pos, arm.iterrows()):
+            if pd.isna(lost["delta"]):  # no completed run: say what happened where its bar would be
+                ax.plot([x], [0], marker="x", ms=5, mew=1.2, color=variant_color(["full", *variants], variant))
+                ax.annotate(count_note(lost).split(", ", 1)[-1], (x, 0), xytext=(0, 4), textcoords="offset points",
+                            rotation=90, ha="center", va="bottom", fontsize=6)
     ax.axhline(0, color="black", lw=0.6)
     ends = pd.concat([rows["ci_low"], rows["ci_high"], rows["delta"], pd.Series([0.0])]).dropna()
     pad = 0.1 * max(float(ends.max() - ends.min()), 1e-3)
@@ -175,11 +193,11 @@ def ablation_deltas(arms: pd.DataFrame) -> Figure:
     ax.set_xticks(range(len(groups)), [arm_label(m, s, w) for m, s, w in groups],
                   rotation=25 if tilt else 0, ha="right" if tilt else "center", rotation_mode="anchor")
     ax.set_xlim(-0.5, max(0, len(groups) - 1) + 0.5)
-    ax.set_ylabel("Δ test accuracy vs full (pp)")
+    ax.set_ylabel("Δ test acc. vs full (pp)")
     ax.grid(True, axis="y", lw=0.3, alpha=0.5)
     if variants:
         fig.legend(loc="outside upper center", ncols=min(4, len(variants)), title="Variant (error bars: 95% CI; "
-                   "* p < 0.05, Welch, Holm-adjusted)", handlelength=1.2, columnspacing=1.0)
+                   "* p < 0.05, Welch, Holm-adjusted;\nx: no completed run)", handlelength=1.2, columnspacing=1.0)
     else:
         ax.text(0.5, 0.5, "no ablation variants with a full baseline", ha="center", va="center",
                 transform=ax.transAxes)

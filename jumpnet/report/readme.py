@@ -14,12 +14,15 @@ from jumpnet.report.tables import Table
 
 FIGURE_CAPTIONS = {
     "fig_acc_vs_params": "Test accuracy vs parameters: one line per family through its budgets (full variants at "
-                         "each model.width_mult; mean and 95% CI over seeds); open markers: matched variants.",
+                         "each model.width_mult; mean and 95% CI over seeds); open markers: matched variants; "
+                         "×: an arm with no completed run (every seed diverged or failed).",
     "fig_acc_vs_macs": "Test accuracy vs multiply-adds per image: one line per family through its budgets (mean "
-                       "and 95% CI over seeds); open markers: matched variants.",
+                       "and 95% CI over seeds); open markers: matched variants; ×: an arm with no completed run "
+                       "(every seed diverged or failed).",
     "fig_val_curves": "Validation accuracy per epoch, one panel per model (line: mean over seeds; band: ±1 std).",
     "fig_ablation_deltas": "Test-accuracy change of each variant vs the full variant of its model and width (error "
-                           "bars: 95% CI, Welch's t-test across seeds; *: p < 0.05 after Holm's adjustment).",
+                           "bars: 95% CI, Welch's t-test across seeds; *: p < 0.05 after Holm's adjustment; "
+                           "×: no completed run, labelled with what happened).",
 }
 
 
