@@ -24,6 +24,7 @@ from typing import IO, Any, Callable
 
 from jumpnet.errors import JumpnetError
 
+
 def file_mode() -> int:
     """The mode ``open`` would give a new file: 0o666 less the umask (0o644 under the usual 022, 0o640 under 027).
     mkstemp's own 0o600 would hide a shared data.root's cache from the group."""

@@ -5,10 +5,10 @@ diverged run (made with this data) is kept as it is; a failed or interrupted
 attempt's record moves to ``previous/<time>/`` and the run resumes from its
 checkpoint (a damaged checkpoint is set aside and training restarts, saying
 so), on any data when it saved no checkpoint (a first command that failed
-before training, offline say, is simply retried); ``trainer.overwrite=true`` moves the record, checkpoint and W&B run aside
-and starts afresh; a folder whose record or checkpoint names other data is
-refused; a folder that a config error left with nothing but Hydra's files is
-removed.
+before training, offline say, is simply retried); ``trainer.overwrite=true``
+moves the record, checkpoint and W&B run aside and starts afresh; a folder
+whose record or checkpoint names other data is refused; a folder that a config
+error left with nothing but Hydra's files is removed.
 """
 from __future__ import annotations
 

@@ -72,7 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also time the fast path compiled in each MODE (default, max-autotune, reduce-overhead; "
                         "default when none is named), alternating with the eager paths")
     p.add_argument("--channels-last", default="auto", choices=("auto", "true", "false"),
-                   help="the fast path's memory format, as trainer.channels_last (default auto: on CUDA and on CPUs whose oneDNN runs AVX-512)")
+                   help="the fast path's memory format, as trainer.channels_last (default auto: on CUDA and on "
+                        "CPUs whose oneDNN runs AVX-512)")
     p.add_argument("--archive", default=os.environ.get("JUMPNET_DATA_ARCHIVE"),
                    help="CIFAR ImageFolder tar to take images from (default $JUMPNET_DATA_ARCHIVE; else synthetic)")
     p.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides, e.g. model.stem=[4,8]")

@@ -1,4 +1,5 @@
-"""channels_last is off by default on CPUs running oneDNN's AVX2 kernels, which crash or hang on it (tools/onednn_avx2_repro.py)."""
+"""trainer.channels_last=auto: on for CUDA and for CPUs whose oneDNN runs AVX-512 kernels, off where it runs
+AVX2 kernels, which crash or hang on it (tools/onednn_avx2_repro.py)."""
 from __future__ import annotations
 
 import importlib.util

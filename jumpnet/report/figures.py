@@ -164,7 +164,8 @@ def ablation_deltas(arms: pd.DataFrame) -> Figure:
     shown = (arms["ablation"] != "full") & (arms["delta"].notna() | missing)
     rows = arms[shown].reset_index(drop=True)
     groups = list(dict.fromkeys(zip(rows["model"], rows["setting"], rows["width"])))
-    variants = [str(v) for v in arms["ablation"].cat.categories if v != "full" and v in set(rows["ablation"].astype(str))]
+    present = set(rows["ablation"].astype(str))
+    variants = [str(v) for v in arms["ablation"].cat.categories if v != "full" and v in present]
     fig = new_figure(2.6)
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(variants))
