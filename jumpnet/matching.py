@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-from jumpnet.measure import count_params
+from jumpnet.measure import count_params, forward_flops
 
 MATCHES = ("params", "macs")
 TOLERANCE = 0.02          # |ratio - 1| a matched arm must reach
@@ -57,15 +56,11 @@ class Match:
 
 
 def budget(build: Callable[[], torch.nn.Module], what: str, image_size: int, in_chans: int = 3) -> int:
-    """Parameters, or multiply-adds for one image (``FlopCounterMode`` / 2), of a model built on ``meta``."""
-    with torch.device("meta"):
-        model = build()
-        if what == "params":
-            return count_params(model)
-        counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
-            model.eval()(torch.zeros(1, in_chans, image_size, image_size))
-    return int(counter.get_total_flops()) // 2
+    """Parameters, or multiply-adds for one image (``forward_flops`` / 2), of a model built on ``meta``."""
+    if what == "params":
+        with torch.device("meta"):
+            return count_params(build())
+    return forward_flops(build, image_size, in_chans) // 2
 
 
 def solve_width(cost: Callable[[float], int], target: int, start: float) -> tuple[float, int]:
