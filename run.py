@@ -2,7 +2,7 @@
 import hydra
 from omegaconf import DictConfig
 
-import jumpnet.schema  # noqa: F401 - registers the config schema (schema/*) in Hydra's ConfigStore
+import jumpnet.config  # noqa: F401 - registers the config schema (schema/*) and the run-folder resolvers
 from jumpnet.errors import run_cli
 
 
@@ -11,7 +11,7 @@ def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from jumpnet.pipeline import execute
+    from jumpnet.run.pipeline import execute
 
     hydra_cfg = HydraConfig.get()
     return execute(cfg, hydra_cfg.runtime.output_dir, multirun=hydra_cfg.mode == RunMode.MULTIRUN)

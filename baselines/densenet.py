@@ -55,8 +55,8 @@ from typing import Callable, ClassVar
 import torch
 from torch import nn
 
-from jumpnet.layers import PreActConv, PreActOutput, Transition, conv, merge, scale_width
-from jumpnet.network import Network
+from jumpnet.models.layers import PreActConv, PreActOutput, Transition, conv, merge, scale_width
+from jumpnet.models.network import Network
 
 Rule = Callable[[int], list[int]]
 

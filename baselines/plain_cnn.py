@@ -26,8 +26,8 @@ from typing import Sequence
 
 from torch import nn
 
-from jumpnet.layers import ClassifierHead, ConvBNReLU, scale_width
-from jumpnet.network import AblationError, Network
+from jumpnet.models.layers import ClassifierHead, ConvBNReLU, scale_width
+from jumpnet.models.network import AblationError, Network
 
 
 class PlainCNN(Network):

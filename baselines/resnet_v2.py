@@ -40,8 +40,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from jumpnet.layers import PreActConv, PreActOutput, conv, merge, scale_width
-from jumpnet.network import Network
+from jumpnet.models.layers import PreActConv, PreActOutput, conv, merge, scale_width
+from jumpnet.models.network import Network
 
 
 class ResBlock(nn.Module):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import sys
 
-from jumpnet.configs import compose_config
+from jumpnet.config.compose import compose_config
 from jumpnet.errors import run_cli
-from jumpnet.factory import resolve_model
-from jumpnet.measure import measure
+from jumpnet.models.cost import measure
+from jumpnet.models.factory import resolve_model
 
 
 def describe(overrides: list[str]) -> dict:

@@ -18,10 +18,10 @@ import errno
 import os
 import sys
 import traceback
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from jumpnet.paths import CONF_DIR
+
 # A file the environment would not let us have (full disk, quota, read-only, permissions, a name too long): not a bug.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.EFBIG}
 
@@ -90,7 +90,7 @@ def _explain_omegaconf(cause: Any, hydra_message: str) -> str:
         what = "config key" if prefix else "config group or key"
         if not prefix:
             names += config_groups()
-        return f"{key} is not a {what}{did_you_mean(key, names)} (see conf/ and jumpnet/schema.py)"
+        return f"{key} is not a {what}{did_you_mean(key, names)} (see conf/ and jumpnet/config/schema.py)"
     if isinstance(cause, ValidationError):
         override = _override_of(hydra_message)
         value = override.split("=", 1)[1] if "=" in override else getattr(cause, "value", "?")
@@ -110,8 +110,7 @@ def _explain_omegaconf(cause: Any, hydra_message: str) -> str:
 
 def explain(err: BaseException) -> str | None:
     """A short message for an error the user can fix, or None for a bug (which keeps its traceback)."""
-    from hydra.errors import (ConfigCompositionException, HydraException, InstantiationException,
-                              MissingConfigException)
+    from hydra.errors import ConfigCompositionException, HydraException, InstantiationException, MissingConfigException
     from omegaconf.errors import OmegaConfBaseException
 
     if isinstance(err, JumpnetError):

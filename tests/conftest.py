@@ -117,7 +117,7 @@ def sweep_run_dirs(task_args: list[str], hydra_args: list[str] = WITH_TEST_CONF)
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from jumpnet.configs import CONF_DIR
+    from jumpnet.paths import CONF_DIR
 
     jobs = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(task_args), None)[0]
     dirs = []

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from jumpnet.model import JumpNet
+from jumpnet.models.jumpnet import JumpNet
 
 
 class _InfiniteGradient(torch.autograd.Function):

@@ -10,7 +10,7 @@ import threading
 
 import torch
 
-from jumpnet.model import JumpNet
+from jumpnet.models.jumpnet import JumpNet
 
 
 class StallingJumpNet(JumpNet):

@@ -6,10 +6,10 @@ import functools
 import pytest
 import torch
 
-from jumpnet.configs import compose_config
-from jumpnet.factory import build_model, check_config
-from jumpnet.measure import count_params
-from jumpnet.network import AblationError
+from jumpnet.config.compose import compose_config
+from jumpnet.models.cost import count_params
+from jumpnet.models.factory import build_model, check_config
+from jumpnet.models.network import AblationError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

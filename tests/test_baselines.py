@@ -14,10 +14,10 @@ import torch
 from baselines.densenet import DenseNet, dense_inputs
 from baselines.resnet_v2 import ResNetV2
 from baselines.sparsenet import SparseNet, aggregated_inputs
-from jumpnet.configs import compose_config
+from jumpnet.config.compose import compose_config
 from jumpnet.describe import describe
-from jumpnet.factory import build_model
-from jumpnet.measure import count_params, measure
+from jumpnet.models.cost import count_params, measure
+from jumpnet.models.factory import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -5,7 +5,7 @@ import json
 
 import torch
 
-from jumpnet.throughput import ImageTimer
+from jumpnet.train.throughput import ImageTimer
 from tests.conftest import TINY_JUMPNET, run_module
 
 ROW_KEYS = {"model", "params", "flops", "macs", "fast_img_s", "plain_img_s", "ratio", "fast_tflops", "plain_tflops",

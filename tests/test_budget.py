@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from jumpnet.configs import compose_config
+from jumpnet.config.compose import compose_config
 from jumpnet.report import Report, build_report
 from tests.conftest import TINY_DATA, WITH_TEST_CONF, find_runs, run_py
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from jumpnet.checks import ConfigError, check_run_config
-from jumpnet.compiling import compile_mode
-from jumpnet.configs import CONF_DIR, compose_config
+from jumpnet.config.compose import compose_config
+from jumpnet.paths import CONF_DIR
+from jumpnet.run.spec import ConfigError, check_run_config
+from jumpnet.train.compile import compile_mode
 
 
 @pytest.mark.parametrize("value,mode", [(False, None), ("false", None), (None, None), (True, "default"),

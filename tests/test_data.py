@@ -16,7 +16,7 @@ from PIL import Image
 
 from jumpnet.data import DataError, load_arrays, make_splits
 from jumpnet.data.archive import read_cache
-from jumpnet.data.loader import BatchLoader
+from jumpnet.data.fast_loader import BatchLoader
 from jumpnet.data.splits import stratified_order
 from tests.conftest import ROOT, run_py, subprocess_env
 
@@ -279,8 +279,8 @@ def test_plain_loader_resumes_with_the_same_augmentation(tmp_path):
     whatever the workers (their RNG is seeded when they start, so it would differ)."""
     import torch
 
-    from jumpnet.checkpoint import rng_state, set_rng_state
-    from jumpnet.data.plain import PlainLoader
+    from jumpnet.data.plain_loader import PlainLoader
+    from jumpnet.train.checkpoint import rng_state, set_rng_state
 
     x = np.random.default_rng(0).integers(0, 256, (48, 8, 8, 3), dtype=np.uint8)
     make = (lambda: PlainLoader(x, np.arange(48) % 4, 16, torch.device("cpu"), [0.5] * 3, [0.25] * 3, train=True,

@@ -6,11 +6,11 @@ import pickle
 
 import pytest
 
-from jumpnet.configs import compose_config
+from hydra_plugins.jumpnet_sweeper.valid_grid_sweeper import SweepFailed
+from jumpnet.config.compose import compose_config
 from jumpnet.data import DataError
 from jumpnet.errors import AblationError, ConfigError, JumpnetError, SweepError, explain, run_cli
-from jumpnet.network import AblationError as NetworkAblationError
-from hydra_plugins.jumpnet_sweeper.valid_grid_sweeper import SweepFailed
+from jumpnet.models.network import AblationError as NetworkAblationError
 
 
 def composition_error(*overrides: str) -> str:

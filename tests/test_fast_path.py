@@ -17,20 +17,19 @@ they agree statistically, not bitwise.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from omegaconf import OmegaConf
 from scipy import stats
 
-from jumpnet.configs import compose_config
+from jumpnet.config.compose import compose_config
 from jumpnet.data import load_arrays, make_splits
-from jumpnet.data.loader import BatchLoader
+from jumpnet.data.fast_loader import BatchLoader
 from jumpnet.data.loaders import make_loaders
-from jumpnet.data.plain import PlainLoader
+from jumpnet.data.plain_loader import PlainLoader
 from jumpnet.data.splits import Splits
-from jumpnet.factory import build_model
-from jumpnet.memory_format import memory_format_for
-from jumpnet.train import Trainer, evaluate
+from jumpnet.models.factory import build_model
+from jumpnet.train.loop import Trainer, evaluate
+from jumpnet.train.memory_format import memory_format_for
 from tests.conftest import TINY_JUMPNET
 
 CPU = torch.device("cpu")
@@ -43,7 +42,7 @@ PARITY_TRAINER = ["trainer.epochs=4", "trainer.batch_size=64", "trainer.progress
 
 
 def loader_cfg(fast: bool, crop_padding: int = PAD, flip: bool = True):
-    trainer = OmegaConf.create({"fast": fast, "batch_size": 128, "eval_batch_size": 256, "channels_last": True,
+    trainer = OmegaConf.create({"fast": fast, "batch_size": 128, "eval_batch_size": 256,
                                 "workers": None})
     data = OmegaConf.create({"crop_padding": crop_padding, "flip": flip})
     return data, trainer
@@ -95,7 +94,7 @@ def augmentations(fast: bool, n: int = 512, epochs: int = 2) -> np.ndarray:
 def test_make_loaders_picks_the_path_from_trainer_fast():
     splits = marker_splits(256)
     for fast, cls in ((True, BatchLoader), (False, PlainLoader)):
-        train, val, test = make_loaders(splits, *loader_cfg(fast), seed=0, device=CPU)
+        train, val, test = make_loaders(splits, *loader_cfg(fast), seed=0, device=CPU, channels_last=True)
         assert isinstance(train, cls) and isinstance(test, cls) and val is None
         assert len(train) == 2 and train.num_images == 256 and train.device == CPU
         assert isinstance(train.generator, torch.Generator)
@@ -159,8 +158,9 @@ def train_once(fast: bool, seed: int, tmp_path) -> tuple[float, dict]:
     torch.manual_seed(seed)
     splits = make_splits(load_arrays(cfg.data), int(cfg.data.val_size))
     model = build_model(cfg)
-    model = model.to(memory_format=memory_format_for(model, cfg.trainer.channels_last, CPU))
-    train, val, test = make_loaders(splits, cfg.data, cfg.trainer, seed, CPU)
+    memory_format = memory_format_for(model, cfg.trainer.channels_last, CPU)
+    model = model.to(memory_format=memory_format)
+    train, val, test = make_loaders(splits, cfg.data, cfg.trainer, seed, CPU, memory_format == torch.channels_last)
     trainer = Trainer(model, train, val, cfg.trainer, cfg.optimizer, tmp_path / f"{fast}-{seed}.pt")
     fit = trainer.fit()
     assert fit.status == "completed" and fit.throughput > 0

@@ -9,7 +9,7 @@ import pytest
 
 from jumpnet import gpus
 
-CLAIM = ("import sys, time; from jumpnet.gpus import claim_gpu; "
+CLAIM = ("import sys, time; from jumpnet.run.gpus import claim_gpu; "
          "print(claim_gpu(int(sys.argv[2]), sys.argv[1], per_gpu=int(sys.argv[3])), flush=True); time.sleep(60)")
 
 

@@ -6,10 +6,10 @@ import json
 import pytest
 import torch
 
-from jumpnet.configs import compose_config
-from jumpnet.factory import build_model
-from jumpnet.measure import measure
-from jumpnet.model import JumpNet
+from jumpnet.config.compose import compose_config
+from jumpnet.models.cost import measure
+from jumpnet.models.factory import build_model
+from jumpnet.models.jumpnet import JumpNet
 from tests.conftest import run_module
 
 

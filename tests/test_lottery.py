@@ -1,4 +1,4 @@
-"""The initialization lottery (jumpnet/lottery.py) and the linear lr warmup (jumpnet/optim.py)."""
+"""The initialization lottery (jumpnet/train/lottery.py) and the linear lr warmup (jumpnet/train/optim.py)."""
 from __future__ import annotations
 
 import json
@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 
-from jumpnet.configs import compose_config
+from jumpnet.config.compose import compose_config
 from jumpnet.data import load_arrays, make_splits
 from jumpnet.data.loaders import make_loaders
-from jumpnet.factory import build_model
-from jumpnet.lottery import draw_seed, run_lottery
-from jumpnet.optim import build_scheduler
+from jumpnet.models.factory import build_model
+from jumpnet.train.lottery import draw_seed, run_lottery
+from jumpnet.train.optim import build_scheduler
 from tests.conftest import TINY_DATA, TINY_JUMPNET, find_runs, run_py
 
 

@@ -8,10 +8,10 @@ import platform
 import pytest
 import torch
 
-from jumpnet.configs import compose_config
-from jumpnet.factory import build_model
 from jumpnet import memory_format
-from jumpnet.memory_format import hazardous_convs, memory_format_for, onednn_runs_avx512, use_channels_last
+from jumpnet.config.compose import compose_config
+from jumpnet.models.factory import build_model
+from jumpnet.train.memory_format import hazardous_convs, memory_format_for, onednn_runs_avx512, use_channels_last
 from tests.conftest import ROOT, WITH_TEST_CONF
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")

@@ -8,11 +8,11 @@ import torch
 from omegaconf import OmegaConf
 
 from jumpnet import plan
-from jumpnet.arms import load_sweep
-from jumpnet.configs import compose_config
-from jumpnet.hardware import cpu_label
-from jumpnet.measurements import concurrency_levels, load_figures, pick
-from jumpnet.status import run_state
+from jumpnet.config.compose import compose_config
+from jumpnet.run.hardware import cpu_label
+from jumpnet.sweep.arms import load_sweep
+from jumpnet.sweep.speeds import concurrency_levels, load_figures, pick
+from jumpnet.sweep.status import run_state
 from tests.conftest import ROOT, TINY_DATA, WITH_TEST_CONF
 
 TINY_FLOPS = 3_826_304  # tiny_jumpnet's forward FLOPs per image (python -m jumpnet.describe)

@@ -1,6 +1,6 @@
 """Runs that never lie: divergence, early stopping, Ctrl-C, damaged files, full disks, data identity, repeatability.
 
-In-process through the real task function (``jumpnet.pipeline.execute``, what ``run.py`` calls), tiny JumpNets on
+In-process through the real task function (``jumpnet.run.pipeline.execute``, what ``run.py`` calls), tiny JumpNets on
 tiny data; faults are injected by ``tests/faulty.py`` (a JumpNet with a chosen fault) and, for a full disk, at the
 write call through the seam ``jumpnet.atomic.open_for_write`` (a real full filesystem: tests/test_disk_full.py).
 """
@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from hydra_plugins.jumpnet_sweeper.valid_grid_sweeper import ValidGridSweeper
 import jumpnet.atomic
+from hydra_plugins.jumpnet_sweeper.valid_grid_sweeper import ValidGridSweeper
 from jumpnet.atomic import WriteError, write_json_atomic
-from jumpnet.configs import compose_config
+from jumpnet.config.compose import compose_config
 from jumpnet.data import DataError
-from jumpnet.pipeline import execute
-from jumpnet.runfolder import RecordUnreadable
+from jumpnet.run.folder import RecordUnreadable
+from jumpnet.run.pipeline import execute
 from tests.conftest import TINY_DATA
 from tests.test_data import make_imagefolder_tar
 
@@ -241,7 +241,7 @@ def test_an_unreadable_record_is_left_alone_and_named(tmp_path):
 
 
 def test_an_ablation_set_by_field_is_labelled_by_its_values(tmp_path):
-    from jumpnet.labels import ablation_label, short_dirname
+    from jumpnet.config.naming import ablation_label, short_dirname
     from jumpnet.report.collect import collect
 
     execute(config(tmp_path, "trainer.epochs=1", "ablation.merge=add"), tmp_path / "run")

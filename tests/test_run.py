@@ -8,14 +8,22 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
-from jumpnet.memory_format import onednn_runs_avx512
-from tests.conftest import (HISTORY_KEYS, ROOT, SPEC_KEYS, TINY_DATA, TINY_JUMPNET, find_runs, run_py, subprocess_env,
-                            wandb_summary)
+from jumpnet.train.memory_format import onednn_runs_avx512
+from tests.conftest import (
+    HISTORY_KEYS,
+    ROOT,
+    SPEC_KEYS,
+    TINY_DATA,
+    TINY_JUMPNET,
+    find_runs,
+    run_py,
+    subprocess_env,
+    wandb_summary,
+)
 
 
 def test_one_epoch_leaves_a_complete_run_folder(exp_dir):

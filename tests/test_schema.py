@@ -1,4 +1,4 @@
-"""The typed config (jumpnet/schema.py): typos fail when the config is composed, every option is typed,
+"""The typed config (jumpnet/config/schema.py): typos fail when the config is composed, every option is typed,
 the fields other work relies on are accepted, and checks.py keeps only what spans several fields."""
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from jumpnet import schema
-from jumpnet.checks import check_run_config
-from jumpnet.configs import CONF_DIR, compose_config
+from jumpnet.config.compose import compose_config
 from jumpnet.errors import ConfigError
-from jumpnet.layers import MERGES, ClassifierHead
-from jumpnet.optim import SCHEDULES
+from jumpnet.models.layers import MERGES, ClassifierHead
+from jumpnet.paths import CONF_DIR
+from jumpnet.run.spec import check_run_config
+from jumpnet.train.optim import SCHEDULES
 from tests.conftest import TEST_CONF, TINY_DATA, WITH_TEST_CONF
 
 GROUPS = {"data": schema.DataConf, "ablation": schema.AblationConf, "logger": schema.LoggerConf}

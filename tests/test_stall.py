@@ -5,7 +5,7 @@ import json
 import threading
 import time
 
-from jumpnet.watchdog import STALL_EXIT_CODE, StallWatchdog, heartbeat
+from jumpnet.train.watchdog import STALL_EXIT_CODE, StallWatchdog, heartbeat
 from tests.conftest import TINY_DATA, TINY_JUMPNET, run_py
 
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from jumpnet.configs import compose_config
-from jumpnet.data.loader import BatchLoader
+from jumpnet.config.compose import compose_config
+from jumpnet.data.fast_loader import BatchLoader
 from jumpnet.data.loaders import make_loaders
 from jumpnet.data.splits import Splits
-from jumpnet.factory import build_model
-from jumpnet.train import evaluate, pad_batch
+from jumpnet.models.factory import build_model
+from jumpnet.train.loop import evaluate, pad_batch
 from tests.conftest import TINY_JUMPNET
 
 CPU = torch.device("cpu")

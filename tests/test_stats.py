@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from jumpnet.report.comparisons import ablation_deltas, count_note
 from jumpnet.report.budget import common_budgets, equal_budget, family_curves
+from jumpnet.report.comparisons import ablation_deltas, count_note
 from jumpnet.report.stats import combined_interval, compare, holm, mean_interval, paired, welch
 from jumpnet.report.tables import ablations
 

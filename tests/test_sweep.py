@@ -10,11 +10,20 @@ import threading
 import time
 from pathlib import Path
 
-from jumpnet.plan import plan
-from jumpnet.runfolder import RunLock
-from jumpnet.status import status_table
-from tests.conftest import (ROOT, TINY_DATA, WITH_TEST_CONF, find_runs, run_captured, run_py,
-                            subprocess_env, sweep_run_dirs, wandb_summary)
+from jumpnet.run.folder import RunLock
+from jumpnet.sweep.plan import plan
+from jumpnet.sweep.status import status_table
+from tests.conftest import (
+    ROOT,
+    TINY_DATA,
+    WITH_TEST_CONF,
+    find_runs,
+    run_captured,
+    run_py,
+    subprocess_env,
+    sweep_run_dirs,
+    wandb_summary,
+)
 
 FAST = [*TINY_DATA, "trainer.epochs=1", *WITH_TEST_CONF]
 

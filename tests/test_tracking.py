@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-from jumpnet.configs import compose_config
-from jumpnet.tracking import WEIGHTS, make_tracker, run_name
+from jumpnet.config.compose import compose_config
+from jumpnet.run.tracking import WEIGHTS, make_tracker, run_name
 from tests.conftest import ROOT, wandb_records, wandb_summary
 
 EPOCHS = [(1, 0.30, 1.9), (2, 0.60, 1.1), (3, 0.50, 1.3)]  # the best val_acc is not the last one

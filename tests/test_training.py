@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from jumpnet.configs import compose_config
-from jumpnet.data.loader import BatchLoader
-from jumpnet.optim import build_optimizer, build_scheduler, lr_factor
-from jumpnet.train import Trainer
+from jumpnet.config.compose import compose_config
+from jumpnet.data.fast_loader import BatchLoader
+from jumpnet.train.loop import Trainer
+from jumpnet.train.optim import build_optimizer, build_scheduler, lr_factor
 
 
 def test_step_schedule_divides_at_the_milestones():
@@ -71,7 +71,7 @@ def test_early_stopping_ends_training_when_validation_stops_improving(tmp_path):
 
 
 def test_deterministic_turns_on_torchs_deterministic_algorithms_and_off_cudnn_autotuning():
-    from jumpnet.provenance import set_determinism
+    from jumpnet.run.provenance import set_determinism
 
     try:
         set_determinism(True, fast=True)

@@ -5,13 +5,13 @@ import pytest
 import torch
 from hydra.errors import ConfigCompositionException
 
-from jumpnet.configs import compose_config
+from jumpnet.config.compose import compose_config
 from jumpnet.describe import describe
 from jumpnet.errors import ConfigError
-from jumpnet.factory import check_config, resolve_model
-from jumpnet.matching import TOLERANCE, budget, solve_width
-from jumpnet.network import AblationError
-from jumpnet.pipeline import execute
+from jumpnet.models.factory import check_config, resolve_model
+from jumpnet.models.matching import TOLERANCE, budget, solve_width
+from jumpnet.models.network import AblationError
+from jumpnet.run.pipeline import execute
 from tests.conftest import TINY_DATA, WITH_TEST_CONF
 
 pytestmark = pytest.mark.usefixtures("one_thread")

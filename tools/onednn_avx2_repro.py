@@ -57,8 +57,8 @@ def probe_model(threads: int, fmt: str, overrides: list[str], steps: int = 3, re
     import torch
 
     sys.path.insert(0, str(ROOT))
-    from jumpnet.configs import compose_config
-    from jumpnet.factory import build_model
+    from jumpnet.config.compose import compose_config
+    from jumpnet.models.factory import build_model
 
     torch.set_num_threads(threads)
     memory_format = torch.channels_last if fmt == "channels_last" else torch.contiguous_format

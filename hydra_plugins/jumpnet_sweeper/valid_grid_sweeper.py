@@ -12,7 +12,7 @@
   raw arm's), comparing the class, its integer widths (``width_mult`` and any
   ``ablation.match`` solved) and the resolved switches. A value no model
   accepts (``ablation.merge=sum``) fails when the config is composed, so a typo
-  stops the sweep before anything runs. The arms come from ``jumpnet.arms``,
+  stops the sweep before anything runs. The arms come from ``jumpnet.sweep.arms``,
   which ``make plan`` and ``make status`` share.
 - Skips runs whose folder already holds a completed (or diverged) record made
   with the same data, so re-running a sweep does only the unfinished work
@@ -38,9 +38,9 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.types import Override
 
-import jumpnet.labels  # noqa: F401 - the ${ablation_label:...} and ${short_dirname:...} resolvers of the run folders
+import jumpnet.config  # noqa: F401 - the ${ablation_label:...} and ${short_dirname:...} resolvers of the run folders
 from jumpnet.errors import ConfigError
-from jumpnet.sweep_summary import SweepFailed, one_line
+from jumpnet.sweep.summary import SweepFailed, one_line
 
 __all__ = ["SweepFailed", "ValidGridSweeper", "ValidGridSweeperConf"]
 
@@ -76,7 +76,7 @@ class ValidGridSweeper(BasicSweeper):
         return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
 
     def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
-        from jumpnet.arms import enumerate_arms, grid_jobs
+        from jumpnet.sweep.arms import enumerate_arms, grid_jobs
 
         jobs = grid_jobs(self.params, self.arguments, self.hydra_context.config_loader, self.arms)
         varying = {o.split("=", 1)[0] for o in {o for job in jobs for o in job}
@@ -119,7 +119,7 @@ class ValidGridSweeper(BasicSweeper):
     def _done_before(cfg: Any, run_dir: Path) -> Optional[str]:
         """``completed``/``diverged`` when the folder holds such a record made with this data (then it is skipped)."""
         from jumpnet.data.identity import data_identity
-        from jumpnet.runfolder import RecordUnreadable, read_metrics
+        from jumpnet.run.folder import RecordUnreadable, read_metrics
 
         if cfg.trainer.get("overwrite", False):
             return None
@@ -190,7 +190,7 @@ class ValidGridSweeper(BasicSweeper):
 
     def _relaunch_busy(self, index: int) -> List[Sequence[Any]]:
         """Runs another process was training: wait until it lets go; launch those it did not finish (they resume)."""
-        from jumpnet.runfolder import RunBusy, run_status, wait_until_free
+        from jumpnet.run.folder import RunBusy, run_status, wait_until_free
 
         busy = [job for job, run_dir in self.job_dirs.items() if isinstance(self.failures.get(run_dir), RunBusy)]
         again = []
@@ -211,6 +211,6 @@ class ValidGridSweeper(BasicSweeper):
         return returns
 
     def _summarize(self, interrupted: bool = False) -> None:
-        from jumpnet.sweep_summary import summarize
+        from jumpnet.sweep.summary import summarize
 
         summarize(self.run_dirs, self.failures, self.skipped_done, self.waited, self.left_out, interrupted)

@@ -14,8 +14,8 @@ only the end-of-archive marker (a zero block) as the end.
 from __future__ import annotations
 
 import io
-import lzma
 import logging
+import lzma
 import os
 import tarfile
 import zlib

@@ -24,6 +24,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from jumpnet.atomic import write_json_atomic
+from jumpnet.data.synthetic import SYNTHETIC_SEED
 
 log = logging.getLogger(__name__)
 HASHES = "sha256.json"
@@ -70,8 +71,6 @@ def archive_sha256(path: str | os.PathLike, cache_root: str | os.PathLike) -> st
 def data_identity(data: DictConfig) -> str:
     """The ``data_id`` of a data config (see the module docstring)."""
     if data.name == "synthetic":
-        from jumpnet.data.sources import SYNTHETIC_SEED
-
         return (f"synthetic: {data.train_size} train + {data.test_size} test images of {data.image_size}px, "
                 f"{data.num_classes} classes, seed {SYNTHETIC_SEED}")
     if data.get("archive"):

@@ -10,26 +10,29 @@ Static shapes (for ``torch.compile`` and CUDA graphs): every training batch
 has ``trainer.batch_size`` images. The ragged last batch is dropped and the
 order is reshuffled every epoch, so a dropped image is seen in other epochs
 (and a split smaller than one batch is one batch). Evaluation keeps every
-image: ``jumpnet.train.evaluate`` pads its last batch instead.
+image: ``jumpnet.train.loop.evaluate`` pads its last batch instead.
 """
 from __future__ import annotations
 
 import torch
 from omegaconf import DictConfig
 
-from jumpnet.data.loader import BatchLoader, channel_stats
-from jumpnet.data.plain import PlainLoader
+from jumpnet.data.fast_loader import BatchLoader, channel_stats
+from jumpnet.data.plain_loader import PlainLoader
 from jumpnet.data.splits import Splits
-from jumpnet.memory_format import use_channels_last
 
 Loader = BatchLoader | PlainLoader
 
 
-def make_loaders(splits: Splits, data: DictConfig, trainer: DictConfig, seed: int,
-                 device: torch.device) -> tuple[Loader, Loader | None, Loader]:
-    """(train, val or None, test) loaders; normalization constants come from the training split."""
+def make_loaders(splits: Splits, data: DictConfig, trainer: DictConfig, seed: int, device: torch.device,
+                 channels_last: bool = False) -> tuple[Loader, Loader | None, Loader]:
+    """(train, val or None, test) loaders; normalization constants come from the training split.
+
+    ``channels_last`` is the memory format the model trains in (``trainer.channels_last`` as the caller
+    resolved it for the device), so batches arrive in the model's own format.
+    """
     mean, std = channel_stats(splits.x_train)
-    common = dict(device=device, mean=mean, std=std, channels_last=use_channels_last(trainer.channels_last, device))
+    common = dict(device=device, mean=mean, std=std, channels_last=channels_last)
     if trainer.get("fast", True):
         cls = BatchLoader
     else:

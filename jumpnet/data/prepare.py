@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 
-from jumpnet.configs import compose_config
+from jumpnet.config.compose import compose_config
 from jumpnet.data.sources import load_arrays
 from jumpnet.errors import run_cli
 

@@ -7,10 +7,9 @@ from omegaconf import DictConfig
 from jumpnet.data.archive import load_archive
 from jumpnet.data.arrays import Arrays, DataError
 from jumpnet.data.lock import preparing
+from jumpnet.data.synthetic import synthetic_arrays
 
 __all__ = ["Arrays", "DataError", "load_arrays", "synthetic_arrays"]
-
-SYNTHETIC_SEED = 1234
 
 
 def _read_torchvision(cls: type, root: str, download: bool) -> Arrays:
@@ -37,22 +36,6 @@ def torchvision_arrays(name: str, root: str, download: bool) -> Arrays:
         except (OSError, RuntimeError) as err:  # URLError (no network) is an OSError
             reason = getattr(err, "reason", None) or err
             raise DataError(f"{label} could not be downloaded into data.root={root!r} ({reason})", offline) from err
-
-
-def synthetic_arrays(num_classes: int, image_size: int, train_size: int, test_size: int) -> Arrays:
-    """Each class is a smooth random prototype (a 4x4 colour grid, upsampled) plus pixel noise: learnable, shift-robust."""
-    rng = np.random.default_rng(SYNTHETIC_SEED)
-    grid = rng.uniform(0, 255, (num_classes, 4, 4, 3))
-    reps = -(-image_size // 4)
-    protos = grid.repeat(reps, axis=1).repeat(reps, axis=2)[:, :image_size, :image_size]
-
-    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
-        y = np.arange(n) % num_classes
-        x = 0.6 * protos[y] + 0.4 * rng.uniform(0, 255, (n, image_size, image_size, 3))
-        return x.clip(0, 255).astype(np.uint8), y.astype(np.int64)
-
-    (x_train, y_train), (x_test, y_test) = draw(train_size), draw(test_size)
-    return Arrays(x_train, y_train, x_test, y_test, [f"class{i}" for i in range(num_classes)])
 
 
 KNOWN = {"cifar10": ("CIFAR-10", 10), "cifar100": ("CIFAR-100", 100)}  # label and class count of each dataset

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from jumpnet.gpucheck import profiles, readme, runner, sections
 from jumpnet.gpucheck.concurrency import concurrency
-from jumpnet.hardware import slug
-from jumpnet.measurements import REPORTS_DIR
-from jumpnet.runfolder import write_json_atomic
+from jumpnet.paths import REPORTS_DIR
+from jumpnet.run.folder import write_json_atomic
+from jumpnet.run.hardware import slug
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         profile["budget_s"] = args.budget_s
     import torch._dynamo  # noqa: F401  imported once (no thread, no CUDA): every compile section inherits it
 
-    from jumpnet.provenance import git_dirty, git_sha
+    from jumpnet.run.provenance import git_dirty, git_sha
 
     report = Report({"tool": "jumpnet.gpucheck", "tiny": args.tiny, "device": None,
                      "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -19,7 +19,7 @@ import torch
 
 from jumpnet.gpucheck.runner import FORK
 from jumpnet.gpucheck.sections import cycle, jumpnet_trainer, setup
-from jumpnet.throughput import ImageTimer, synchronize
+from jumpnet.train.throughput import ImageTimer, synchronize
 
 SETUP_TIMEOUT_S = 90  # CUDA context, model, data and warm-up of one worker, with the others starting beside it
 

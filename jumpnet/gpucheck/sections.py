@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from jumpnet.configs import compose_config
-from jumpnet.hardware import cpu_model, device_label
-from jumpnet.throughput import synchronize
+from jumpnet.config.compose import compose_config
+from jumpnet.run.hardware import cpu_model, device_label
+from jumpnet.train.throughput import synchronize
 
 EVAL_COST = 1 / 3  # an evaluated image costs a third of a trained one (forward only)
 
@@ -54,7 +54,7 @@ def bench_args(profile: dict, compile_mode: str | None = None) -> argparse.Names
 
 
 def synthetic(profile: dict, steps: int) -> tuple:
-    from jumpnet.data.sources import synthetic_arrays
+    from jumpnet.data.synthetic import synthetic_arrays
 
     arrays = synthetic_arrays(10, 32, steps * profile["batch_size"], 0)
     return arrays.x_train, arrays.y_train
@@ -62,7 +62,7 @@ def synthetic(profile: dict, steps: int) -> tuple:
 
 def models(profile: dict) -> dict:
     """Per model: fast path and plain loop images/s, TFLOP/s, peak memory (``make bench``'s rows)."""
-    from jumpnet.bench import bench_model
+    from jumpnet.bench.runner import bench_model
 
     device, args = setup(profile), bench_args(profile)
     images = synthetic(profile, profile["steps"])
@@ -81,11 +81,11 @@ def models(profile: dict) -> dict:
 
 def jumpnet_trainer(profile: dict, device: torch.device, compile_mode: str | None, steps: int, ckpt: Path):
     """JumpNet on the fast path (data on the device, channels_last, bf16 on CUDA) with ``compile_mode``."""
-    from jumpnet.bench import make_trainer
-    from jumpnet.data.loader import BatchLoader, channel_stats
-    from jumpnet.factory import build_model
-    from jumpnet.measure import forward_flops
-    from jumpnet.memory_format import use_channels_last
+    from jumpnet.bench.runner import make_trainer
+    from jumpnet.data.fast_loader import BatchLoader, channel_stats
+    from jumpnet.models.cost import forward_flops
+    from jumpnet.models.factory import build_model
+    from jumpnet.train.memory_format import use_channels_last
 
     cfg = compose_config(["model=jumpnet", "logger=none", *profile["model_overrides"].get("jumpnet", [])])
     torch.manual_seed(0)
@@ -103,8 +103,8 @@ def compile_section(profile: dict, mode: str) -> dict:
     """JumpNet under one ``trainer.compile`` mode: compile time, then steady training and evaluation speed."""
     import torch._dynamo
 
-    from jumpnet.bench import peak_memory_mib, timed_epoch
-    from jumpnet.data.loader import BatchLoader
+    from jumpnet.bench.runner import peak_memory_mib, timed_epoch
+    from jumpnet.data.fast_loader import BatchLoader
 
     device = setup(profile)
     compile_mode = None if mode == "off" else mode
@@ -157,8 +157,8 @@ def train_epochs(profile: dict, img_s: float | None, compile_s: float) -> int:
 def train(profile: dict, compile_mode: str | None, img_s: float | None, compile_s: float, archive: str | None,
           out_dir: str) -> dict:
     """One real JumpNet run through ``pipeline.execute``: ``experiment=ablation_quick``'s recipe, shortened."""
-    from jumpnet.pipeline import execute
-    from jumpnet.runfolder import read_metrics
+    from jumpnet.run.folder import read_metrics
+    from jumpnet.run.pipeline import execute
 
     logging.basicConfig(level=logging.INFO, format="    train: %(message)s")  # an epoch line each, as runs log
     epochs = train_epochs(profile, img_s, compile_s)
@@ -189,7 +189,7 @@ def train(profile: dict, compile_mode: str | None, img_s: float | None, compile_
 
 def plan(profile: dict, device: str, reports: str) -> dict:
     """``make plan``'s totals for the study's presets, from the figures this check just wrote."""
-    from jumpnet.plan import plan as make_plan
+    from jumpnet.sweep.plan import plan as make_plan
 
     out = {}
     for overrides in profile["plan_experiments"]:

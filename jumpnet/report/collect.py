@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from jumpnet.labels import ablation_label
-from jumpnet.runfolder import RecordUnreadable, read_metrics
+from jumpnet.config.naming import ablation_label
+from jumpnet.run.folder import RecordUnreadable, read_metrics
 
 METRICS = "metrics.json"
 MARKERS = ("metrics.json", "checkpoint.pt", ".hydra")

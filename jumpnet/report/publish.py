@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from jumpnet.provenance import git_sha
+from jumpnet.run.provenance import git_sha
 
 
 def artifact_name(out: Path) -> str:

@@ -9,12 +9,11 @@ import os
 import platform
 import socket
 import subprocess
-from pathlib import Path
 
 import torch
 import torchvision
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from jumpnet.paths import PROJECT_ROOT
 
 
 def _git(*args: str) -> str | None:

@@ -1,6 +1,6 @@
 """A run folder's earlier attempts: skip a finished one, resume an interrupted one, refuse one made with other data.
 
-What ``jumpnet.pipeline.execute`` decides before it trains: a completed or
+What ``jumpnet.run.pipeline.execute`` decides before it trains: a completed or
 diverged run (made with this data) is kept as it is; a failed or interrupted
 attempt's record moves to ``previous/<time>/`` and the run resumes from its
 checkpoint (a damaged checkpoint is set aside and training restarts, saying
@@ -19,10 +19,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from jumpnet.checkpoint import load_checkpoint, load_or_set_aside
 from jumpnet.data import DataError
-from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, read_metrics
-from jumpnet.tracking import WANDB_ID
+from jumpnet.run.folder import CHECKPOINT, ERROR, METRICS, read_metrics
+from jumpnet.run.tracking import WANDB_ID
+from jumpnet.train.checkpoint import load_checkpoint, load_or_set_aside
 
 log = logging.getLogger(__name__)
 FINAL = ("completed", "diverged")

@@ -27,10 +27,10 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from jumpnet.checkpoint import rng_state, set_rng_state
-from jumpnet.data.loader import BatchLoader
-from jumpnet.runfolder import write_json_atomic
-from jumpnet.train import Trainer
+from jumpnet.atomic import write_json_atomic
+from jumpnet.data.fast_loader import BatchLoader
+from jumpnet.train.checkpoint import rng_state, set_rng_state
+from jumpnet.train.loop import Trainer
 
 log = logging.getLogger(__name__)
 LOTTERY = "init_lottery.json"

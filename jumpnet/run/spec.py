@@ -1,7 +1,7 @@
 """Reject bad configs before any work starts, with a message naming the value and the fix.
 
-Types, single-field ranges and closed choices live in the schema (``jumpnet/schema.py``: most
-fail when the config is composed, the rest in :func:`jumpnet.schema.check_fields`); this module
+Types, single-field ranges and closed choices live in the schema (``jumpnet/config/schema.py``: most
+fail when the config is composed, the rest in :func:`jumpnet.config.schema.check_fields`); this module
 adds what spans several fields, the model's own metaparameters, and what the filesystem decides.
 """
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
+from jumpnet.config.schema import check_fields
 from jumpnet.errors import ConfigError
-from jumpnet.factory import check_config as check_model_ablation
-from jumpnet.schema import check_fields
+from jumpnet.models.factory import check_config as check_model_ablation
 
 __all__ = ["ConfigError", "check_run_config", "resolve_device"]
 
@@ -49,14 +49,14 @@ def resolve_device(setting: str, runs_per_gpu: int = 1) -> torch.device:
     """The device a job trains on; checked where the job runs (a login node may have no GPU).
 
     With several GPUs visible, or several runs allowed per GPU (``trainer.runs_per_gpu``),
-    the job claims a free slot on the least busy GPU (``jumpnet.gpus``).
+    the job claims a free slot on the least busy GPU (``jumpnet.run.gpus``).
     """
     if setting == "auto":
         setting = "cuda" if torch.cuda.is_available() else "cpu"
     _require(setting != "cuda" or torch.cuda.is_available(),
              "trainer.device=cuda but no CUDA device is visible here", "use trainer.device=auto or cpu")
     if setting == "cuda" and (torch.cuda.device_count() > 1 or runs_per_gpu > 1):
-        from jumpnet.gpus import claim_gpu
+        from jumpnet.run.gpus import claim_gpu
 
         index = claim_gpu(torch.cuda.device_count(), per_gpu=runs_per_gpu)
         torch.cuda.set_device(index)

@@ -6,7 +6,7 @@ time, for the fastest steps). ``reduce-overhead``: Inductor plus CUDA graphs, so
 a step is replayed as one graph instead of hundreds of small launches: the
 remedy for small CIFAR networks that leave a GPU waiting on its CPU. Graphs
 need static shapes, which the loaders guarantee (training drops its ragged
-last batch; ``jumpnet.train.evaluate`` pads its last batch). On the CPU
+last batch; ``jumpnet.train.loop.evaluate`` pads its last batch). On the CPU
 CUDA graphs do not apply and ``reduce-overhead`` compiles as ``default``.
 ``true`` is accepted as ``default``.
 """

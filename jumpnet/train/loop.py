@@ -25,12 +25,12 @@ from omegaconf import DictConfig
 from torch import nn
 from tqdm import tqdm
 
-from jumpnet.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from jumpnet.compiling import compile_mode, compile_model, mark_step
-from jumpnet.data.loader import BatchLoader
-from jumpnet.optim import build_optimizer, build_scheduler
-from jumpnet.throughput import ImageTimer, images_per_second
-from jumpnet.watchdog import heartbeat
+from jumpnet.data.fast_loader import BatchLoader
+from jumpnet.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from jumpnet.train.compile import compile_mode, compile_model, mark_step
+from jumpnet.train.optim import build_optimizer, build_scheduler
+from jumpnet.train.throughput import ImageTimer, images_per_second
+from jumpnet.train.watchdog import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +173,10 @@ class Trainer:
         batches = tqdm(self.train_loader, desc=f"epoch {epoch}/{self.cfg.epochs}", leave=False,
                        disable=mode != "bar", dynamic_ncols=True)
         log_every = max(1, len(self.train_loader) // 10)
-        timer = ImageTimer(self.device).start()  # the same timer as `make bench` (jumpnet/throughput.py)
+        timer = ImageTimer(self.device).start()  # the same timer as `make bench` (jumpnet/train/throughput.py)
         for i, (x, y) in enumerate(batches):
             loss, logits = self.train_step(x, y)
-            heartbeat()  # jumpnet.watchdog: a step finished
+            heartbeat()  # jumpnet.train.watchdog: a step finished
             timer.count(len(y))
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()

@@ -1,14 +1,10 @@
 """Compose the project's Hydra config outside ``run.py`` (describe, bench, data preparation, tests)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import jumpnet.schema  # noqa: F401 - registers the config schema (schema/*) in Hydra's ConfigStore
-
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from jumpnet.paths import CONF_DIR
 
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:

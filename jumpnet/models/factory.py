@@ -14,8 +14,8 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from jumpnet.errors import ConfigError, JumpnetError, did_you_mean
-from jumpnet.matching import MATCHES, Match, match_width
-from jumpnet.network import Network
+from jumpnet.models.matching import MATCHES, Match, match_width
+from jumpnet.models.network import Network
 
 # Constructor arguments the run supplies, never the model config.
 SUPPLIED = ("num_classes", "in_chans", "image_size", "links", "merge", "head", "residual")
@@ -27,9 +27,9 @@ def model_class(cfg: DictConfig) -> type[Network]:
         cls = get_class(cfg.model._target_)
     except Exception as err:  # Hydra raises ImportError or ValueError for a target it cannot locate
         raise ConfigError(f"model._target_={cfg.model._target_!r} cannot be imported ({err})",
-                          "give the dotted path of a jumpnet.network.Network subclass") from err
+                          "give the dotted path of a jumpnet.models.network.Network subclass") from err
     if not (isinstance(cls, type) and issubclass(cls, Network)):
-        raise ConfigError(f"model._target_={cfg.model._target_!r} is not a jumpnet.network.Network subclass")
+        raise ConfigError(f"model._target_={cfg.model._target_!r} is not a jumpnet.models.network.Network subclass")
     return cls
 
 

@@ -9,7 +9,7 @@ anything runs. What a type cannot say (``trainer.lr > 0``; fields that mix bools
 and strings, such as ``trainer.channels_last: auto|true|false``, which OmegaConf
 2.3 cannot type as a Union) is declared beside the field with :func:`spec` and
 checked by :func:`check_fields`. ``model`` stays free-form: each family has its
-own metaparameters, checked against its constructor (``jumpnet.factory``).
+own metaparameters, checked against its constructor (``jumpnet.models.factory``).
 
 To add a field: add it to its dataclass here (type, default, ``spec`` for a
 range or choices) and document it in the yaml that sets it (``conf/config.yaml``
@@ -28,7 +28,6 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from jumpnet.errors import ConfigError, did_you_mean
-import jumpnet.labels  # noqa: F401,E402 - registers ${ablation_label:...} and ${short_dirname:...}
 
 
 class Schedule(StrEnum):
@@ -208,7 +207,7 @@ def check_fields(cfg: DictConfig) -> None:
             if key not in known:
                 hint = did_you_mean(f"{group}.{key}", [f"{group}.{k}" for k in known])
                 raise ConfigError(f"{group}.{key} is not a {group} field{hint}",
-                                  "remove it (a leading + adds keys that the schema, jumpnet/schema.py, does not know)")
+                                  "remove it (a leading + adds keys that the schema, jumpnet/config/schema.py, does not know)")
         for name, f in known.items():
             if f.metadata:
                 _check_value(f"{group}.{name}", node[name], f.metadata)

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from jumpnet.atomic import WriteError
 from jumpnet.errors import JumpnetError, SweepError
-from jumpnet.runfolder import RecordUnreadable, read_metrics, run_status
+from jumpnet.run.folder import RecordUnreadable, read_metrics, run_status
 
 log = logging.getLogger(__name__)
 OUTCOMES = ("completed", "diverged")

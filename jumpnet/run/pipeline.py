@@ -28,22 +28,22 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jumpnet.atomic import write_json_atomic, write_text_atomic
-from jumpnet.attempts import prepare_attempt, remove_unstarted_folder, saved_progress, skip_if_final
-from jumpnet.checks import check_run_config, resolve_device
+from jumpnet.config.naming import ablation_label
 from jumpnet.data import load_arrays, make_splits
 from jumpnet.data.identity import data_identity
 from jumpnet.data.loaders import make_loaders
 from jumpnet.errors import JumpnetError
-from jumpnet.factory import resolve_model
-from jumpnet.labels import ablation_label
-from jumpnet.lottery import init_lottery
-from jumpnet.measure import measure
-from jumpnet.memory_format import memory_format_for
-from jumpnet.provenance import provenance, set_determinism
-from jumpnet.runfolder import CHECKPOINT, ERROR, METRICS, lock_run
-from jumpnet.tracking import make_tracker, run_name
-from jumpnet.train import Trainer
-from jumpnet.watchdog import StallWatchdog
+from jumpnet.models.cost import measure
+from jumpnet.models.factory import resolve_model
+from jumpnet.run.attempts import prepare_attempt, remove_unstarted_folder, saved_progress, skip_if_final
+from jumpnet.run.folder import CHECKPOINT, ERROR, METRICS, lock_run
+from jumpnet.run.provenance import provenance, set_determinism
+from jumpnet.run.spec import check_run_config, resolve_device
+from jumpnet.run.tracking import make_tracker, run_name
+from jumpnet.train.loop import Trainer
+from jumpnet.train.lottery import init_lottery
+from jumpnet.train.memory_format import memory_format_for
+from jumpnet.train.watchdog import StallWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,8 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | 
     memory_format = memory_format_for(model, cfg.trainer.channels_last, device)
     record.update(channels_last=memory_format == torch.channels_last, threads=torch.get_num_threads())
     model = model.to(device, memory_format=memory_format)
-    train, val, test = make_loaders(splits, cfg.data, cfg.trainer, int(cfg.seed), device)
+    train, val, test = make_loaders(splits, cfg.data, cfg.trainer, int(cfg.seed), device,
+                                    channels_last=memory_format == torch.channels_last)
     record["init_lottery"] = init_lottery(model, spec.build, train, cfg, run_dir, resume is not None)
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     tags = [cfg.model.name, record["ablation"], cfg.data.name]

@@ -7,6 +7,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+TRAIN_FLOPS_PER_FORWARD = 3  # a training image costs its forward and a backward of about twice the forward
+
 
 def count_params(model: nn.Module) -> int:
     """Trainable parameters (BN running statistics are not parameters)."""

@@ -9,7 +9,7 @@ connections under study are switched by ``links``, ``merge`` and ``residual``
 express, and anything else is rejected before a layer is built.
 ``width_mult`` scales each family's natural width (``scaled_widths``), so every
 family can be measured at several budgets and a variant can be matched to its
-``full`` arm's budget (``jumpnet.matching``).
+``full`` arm's budget (``jumpnet.models.matching``).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from jumpnet.errors import AblationError
-from jumpnet.layers import MERGES, ClassifierHead, he_init
+from jumpnet.models.layers import MERGES, ClassifierHead, he_init
 
 __all__ = ["AblationError", "Network"]
 

@@ -30,7 +30,7 @@ class OptunaHistory(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if _study is None:
             log.warning("No Optuna study seen (is hydra.sweeper.custom_search_space "
-                        "jumpnet.tuning.remember_study?): the search history is not written")
+                        "jumpnet.sweep.optuna_history.remember_study?): the search history is not written")
             return
         table = _study.trials_dataframe(attrs=("number", "state", "value", "params", "datetime_start",
                                                "datetime_complete", "duration"))

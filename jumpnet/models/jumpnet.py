@@ -34,8 +34,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from jumpnet.layers import BNConv, ConvBNReLU, PreActConv, merge, scale_width
-from jumpnet.network import Network
+from jumpnet.models.layers import BNConv, ConvBNReLU, PreActConv, merge, scale_width
+from jumpnet.models.network import Network
 
 
 class Block(nn.Module):

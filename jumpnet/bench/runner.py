@@ -7,7 +7,7 @@ MODE ...`` also the fast path under each ``torch.compile`` mode (its warm-up
 epoch's time, ``warmup_s``, holds the compile time). Plain loop: torchvision
 transforms per image in DataLoader workers (``PlainLoader``), fp32, contiguous
 NCHW, as most CIFAR code is written. Both train through the same ``Trainer.train_step`` and are
-timed by the same ``jumpnet.throughput.ImageTimer`` that ``metrics.json``'s
+timed by the same ``jumpnet.train.throughput.ImageTimer`` that ``metrics.json``'s
 ``throughput`` comes from.
 
 Per model: one warm-up epoch of ``--steps`` batches per path (worker start-up,
@@ -39,21 +39,21 @@ import numpy as np
 import pandas as pd
 import torch
 
-from jumpnet.compiling import COMPILE_MODES
-from jumpnet.configs import CONF_DIR, compose_config
-from jumpnet.data.loader import BatchLoader, channel_stats
-from jumpnet.data.plain import PlainLoader, default_workers
-from jumpnet.data.sources import synthetic_arrays
-from jumpnet.factory import build_model
-from jumpnet.hardware import device_label
-from jumpnet.measure import measure
-from jumpnet.measurements import TRAIN_FLOPS_PER_FORWARD
-from jumpnet.memory_format import use_channels_last
-from jumpnet.throughput import ImageTimer
-from jumpnet.train import Trainer
+from jumpnet.config.compose import compose_config
+from jumpnet.data.fast_loader import BatchLoader, channel_stats
+from jumpnet.data.plain_loader import PlainLoader, default_workers
+from jumpnet.data.synthetic import synthetic_arrays
+from jumpnet.models.cost import TRAIN_FLOPS_PER_FORWARD, measure
+from jumpnet.models.factory import build_model
+from jumpnet.paths import CONF_DIR, REPORTS_DIR
+from jumpnet.run.hardware import device_label
+from jumpnet.train.compile import COMPILE_MODES
+from jumpnet.train.loop import Trainer
+from jumpnet.train.memory_format import use_channels_last
+from jumpnet.train.throughput import ImageTimer
 
 DEFAULT_MODELS = ("jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn")
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "reports" / "bench" / "bench.json"
+DEFAULT_OUT = REPORTS_DIR / "bench" / "bench.json"
 # CPU: a few minutes for all models on 2 cores (DenseNet-BC-100 trains ~19 img/s there).
 DEFAULTS = {"cpu": {"steps": 2, "repeats": 3}, "cuda": {"steps": 50, "repeats": 5}}
 

@@ -1,7 +1,7 @@
 """The arms of a grid sweep: which grid points run, which are left out and why, and where each runs.
 
 One enumeration, used by the sweeper (``hydra_plugins/jumpnet_sweeper``), by
-``make plan`` (``jumpnet.plan``) and by ``make status`` (``jumpnet.status``), so
+``make plan`` (``jumpnet.sweep.plan``) and by ``make status`` (``jumpnet.sweep.status``), so
 the three always agree on the arms and their run folders:
 
 - a grid point a model cannot express (ResNet v2 x concat) is left out as
@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from jumpnet.configs import CONF_DIR
+from jumpnet.paths import CONF_DIR
 
 
 @dataclass
@@ -71,7 +71,7 @@ def network_key(cfg: DictConfig, job: Sequence[str], solved: dict[str, str] | No
     ``solved`` caches the network per model x ablation x data shape, so a matched arm's width is solved once
     per sweep, not once per seed.
     """
-    from jumpnet.factory import resolve_model
+    from jumpnet.models.factory import resolve_model
 
     key = json.dumps([OmegaConf.to_container(cfg.model, resolve=True),
                       OmegaConf.to_container(cfg.ablation, resolve=True, enum_to_str=True),
@@ -85,8 +85,8 @@ def network_key(cfg: DictConfig, job: Sequence[str], solved: dict[str, str] | No
 
 def enumerate_arms(jobs: Sequence[Sequence[str]], load: Callable[[list[str]], DictConfig]) -> list[Arm]:
     """Classify every job of the grid (in grid order); ``load`` composes one job's config, Hydra node included."""
-    from jumpnet.checks import check_run_config
     from jumpnet.errors import AblationError, JumpnetError
+    from jumpnet.run.spec import check_run_config
 
     arms: list[Arm] = []
     networks: dict[tuple, str] = {}

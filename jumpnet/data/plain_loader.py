@@ -5,7 +5,7 @@ torchvision's ``CIFAR10`` dataset): each image becomes a PIL image, then
 ``RandomCrop(size, padding=p)`` -> ``RandomHorizontalFlip()`` -> ``ToTensor()``
 -> ``Normalize(mean, std)``, one image at a time in worker processes, and the
 collated batch is copied to the device. ``trainer.fast=false`` selects it and
-``make bench`` measures the fast path (``jumpnet.data.loader.BatchLoader``)
+``make bench`` measures the fast path (``jumpnet.data.fast_loader.BatchLoader``)
 against it. Both draw from the same distribution (tests/test_fast_path.py).
 
 Reproducibility: the shuffle *and* one augmentation seed per image are drawn

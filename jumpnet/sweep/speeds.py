@@ -3,7 +3,7 @@
 Sources: every ``reports/**/bench.json`` and ``reports/gpu/*/gpucheck.json``.
 Records from tiny or overridden models (tests, ``gpucheck --tiny``) are not
 figures of the study's models and are skipped. A figure is the training
-images/s of one model on one device label (``jumpnet.hardware``), on the fast
+images/s of one model on one device label (``jumpnet.run.hardware``), on the fast
 path or the plain loop, with or without a compile mode.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-REPORTS_DIR = Path(__file__).resolve().parent.parent / "reports"
-TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (about twice the forward) per training image
+from jumpnet.models.cost import TRAIN_FLOPS_PER_FORWARD
+from jumpnet.paths import REPORTS_DIR
 
 
 @dataclass(frozen=True)

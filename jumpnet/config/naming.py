@@ -20,9 +20,8 @@ many were left out, and a hash of the whole name:
 always give the same folder (Hydra sorts them), so runs stay resumable; the
 full list is in the run's ``.hydra/overrides.yaml``.
 
-Both are registered when this module is imported (``jumpnet.schema`` imports
-it, and with it ``run.py``, ``jumpnet.configs`` and the sweeper plugin) and are
-used in ``conf/config.yaml``: ``${ablation_label:${ablation}}``,
+Both are registered as resolvers when ``jumpnet.config`` is imported (``run.py``, every
+tool and the sweeper plugin import it before Hydra composes) and are used in ``conf/config.yaml``: ``${ablation_label:${ablation}}``,
 ``${short_dirname:${hydra.job.override_dirname}}``.
 """
 from __future__ import annotations
@@ -36,7 +35,9 @@ from typing import Any, Mapping
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "conf" / "ablation"
+from jumpnet.config.schema import AblationConf
+from jumpnet.paths import ABLATION_PRESETS_DIR
+
 BASELINE = "full"
 MAX_DIRNAME_BYTES = 200   # every name this long worked before (the limit is 255), so none moves
 PREFIX_BYTES = 150        # the readable part of a shortened name
@@ -49,8 +50,6 @@ def _plain(value: Any) -> Any:
 
 
 def _schema_defaults() -> dict[str, Any]:
-    from jumpnet.schema import AblationConf
-
     return {f.name: _plain(f.default) for f in dataclasses.fields(AblationConf)
             if f.name != "name" and f.default is not dataclasses.MISSING}
 
@@ -63,7 +62,7 @@ def switches(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=None)
-def presets(folder: Path = PRESETS_DIR) -> dict[str, dict[str, Any]]:
+def presets(folder: Path = ABLATION_PRESETS_DIR) -> dict[str, dict[str, Any]]:
     """The switch values of every preset in ``conf/ablation/``, by preset name."""
     found = {}
     for path in sorted(Path(folder).glob("*.yaml")):
@@ -115,5 +114,3 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("ablation_label", lambda node: ablation_label(node), replace=True)
     OmegaConf.register_new_resolver("short_dirname", lambda text: short_dirname(text), replace=True)
 
-
-register_resolvers()

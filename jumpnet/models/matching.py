@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from jumpnet.measure import count_params, forward_flops
+from jumpnet.models.cost import count_params, forward_flops
 
 MATCHES = ("params", "macs")
 TOLERANCE = 0.02          # |ratio - 1| a matched arm must reach

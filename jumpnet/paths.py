@@ -1,0 +1,14 @@
+"""The project's own folders, defined once: every module imports them from here.
+
+The config tree, the ablation presets inside it and the committed reports live beside the package in a
+checkout (``pip install -e .``, which is how the project is installed), so they are found from this file.
+Where runs and data go is the ``paths`` config group's choice (``conf/paths/default.yaml``), not this module's.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = PROJECT_ROOT / "conf"
+ABLATION_PRESETS_DIR = CONF_DIR / "ablation"
+REPORTS_DIR = PROJECT_ROOT / "reports"
