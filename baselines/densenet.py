@@ -50,7 +50,8 @@ much as in aggregation: read their accuracies with that in mind.
 from __future__ import annotations
 
 import math
-from typing import Callable, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 from torch import nn

@@ -22,7 +22,7 @@ merge: all are rejected.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import nn
 

@@ -18,7 +18,8 @@ import errno
 import os
 import sys
 import traceback
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from jumpnet.paths import CONF_DIR
 

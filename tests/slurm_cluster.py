@@ -112,7 +112,7 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """)
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self, timeout: float = 60) -> "SlurmCluster":
+    def start(self, timeout: float = 60) -> SlurmCluster:
         self._write_files()
         m = self.root / "munge"
         subprocess.run(["munged", "--force", f"--socket={self.munge_socket}", f"--key-file={m / 'munge.key'}",
@@ -154,7 +154,7 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
-    def __enter__(self) -> "SlurmCluster":
+    def __enter__(self) -> SlurmCluster:
         try:
             return self.start()
         except BaseException:

@@ -34,7 +34,7 @@ def config(model: str, ablation: str, *overrides: str):
     return compose_config([f"model={model}", f"ablation={ablation}", *overrides])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build(model: str, ablation: str, *overrides: str) -> torch.nn.Module:
     """Each variant is built once per test session (the tests only read the nets, in eval mode)."""
     return build_model(config(model, ablation, *overrides)).eval()

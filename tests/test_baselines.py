@@ -53,7 +53,7 @@ def close_to_published(count: int, millions: float, decimals: int) -> bool:
     return abs(count - published) <= max(0.01 * published, 0.5 * 10 ** (6 - decimals))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build(model: str, *overrides: str) -> torch.nn.Module:
     """Each configuration is built once per test session (the tests only read the nets, in eval mode)."""
     return build_model(compose_config([f"model={model}", *overrides])).eval()

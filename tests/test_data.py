@@ -283,9 +283,11 @@ def test_plain_loader_resumes_with_the_same_augmentation(tmp_path):
     from jumpnet.train.checkpoint import rng_state, set_rng_state
 
     x = np.random.default_rng(0).integers(0, 256, (48, 8, 8, 3), dtype=np.uint8)
-    make = (lambda: PlainLoader(x, np.arange(48) % 4, 16, torch.device("cpu"), [0.5] * 3, [0.25] * 3, train=True,
-                                crop_padding=2, flip=True, seed=3, num_workers=1))
-    epoch = (lambda loader: [b.clone() for b, _ in loader])
+    def make():
+        return (PlainLoader(x, np.arange(48) % 4, 16, torch.device("cpu"), [0.5] * 3, [0.25] * 3, train=True,
+                                    crop_padding=2, flip=True, seed=3, num_workers=1))
+    def epoch(loader):
+        return ([b.clone() for b, _ in loader])
     torch.manual_seed(0)
     straight = make()
     epoch(straight)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from jumpnet import gpus
+from jumpnet.run import gpus
 
 CLAIM = ("import sys, time; from jumpnet.run.gpus import claim_gpu; "
          "print(claim_gpu(int(sys.argv[2]), sys.argv[1], per_gpu=int(sys.argv[3])), flush=True); time.sleep(60)")

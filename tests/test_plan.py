@@ -7,7 +7,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from jumpnet import plan
+from jumpnet.sweep import plan
 from jumpnet.config.compose import compose_config
 from jumpnet.run.hardware import cpu_label
 from jumpnet.sweep.arms import load_sweep

@@ -184,7 +184,8 @@ def test_same_command_same_seed_gives_the_same_record(tmp_path):
     a, b = record(tmp_path / "a"), record(tmp_path / "b")
     for key in ("test_acc", "test_loss", "best_val_acc", "best_epoch", "params", "macs", "epochs"):
         assert a[key] == b[key], key
-    strip = (lambda history: [{k: v for k, v in row.items() if k not in TIMING} for row in history])
+    def strip(history):
+        return ([{k: v for k, v in row.items() if k not in TIMING} for row in history])
     assert strip(a["history"]) == strip(b["history"]) and len(a["history"]) == 2
 
 

@@ -8,7 +8,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from jumpnet import schema
+from jumpnet.config import schema
 from jumpnet.config.compose import compose_config
 from jumpnet.errors import ConfigError
 from jumpnet.models.layers import MERGES, ClassifierHead

@@ -81,7 +81,8 @@ class ValidGridSweeper(BasicSweeper):
         jobs = grid_jobs(self.params, self.arguments, self.hydra_context.config_loader, self.arms)
         varying = {o.split("=", 1)[0] for o in {o for job in jobs for o in job}
                    if sum(o in job for job in jobs) < len(jobs)}
-        compact = (lambda arm: " ".join(o for o in arm.overrides if o.split("=", 1)[0] in varying) or arm.label)
+        def compact(arm):
+            return (" ".join(o for o in arm.overrides if o.split("=", 1)[0] in varying) or arm.label)
         kept: List[List[str]] = []
         for arm in enumerate_arms(jobs, self._job_config):
             if arm.kind == "bad_config":  # bad input: stop before any job starts

@@ -32,7 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     md = table(rows, device) if rows else "(no model measured)"
     print(md)
     record = {"device": dev_name, "device_type": device.type, "torch": torch.__version__,
-              "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
               "threads": torch.get_num_threads(), "batch_size": args.batch_size, "steps": args.steps,
               "repeats": args.repeats, "warmup_epochs": args.warmup, "compile": args.compile or False,
               "fast_channels_last": use_channels_last(args.channels_last, device),

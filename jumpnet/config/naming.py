@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
@@ -61,7 +62,7 @@ def switches(values: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: _plain(values.get(k, default)) for k, default in fields.items()}, **extra}
 
 
-@lru_cache(maxsize=None)
+@cache
 def presets(folder: Path = ABLATION_PRESETS_DIR) -> dict[str, dict[str, Any]]:
     """The switch values of every preset in ``conf/ablation/``, by preset name."""
     found = {}

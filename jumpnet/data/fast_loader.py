@@ -7,7 +7,7 @@ padding=p)`` + ``RandomHorizontalFlip()`` + ``Normalize(mean, std)``.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch

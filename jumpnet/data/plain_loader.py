@@ -18,7 +18,7 @@ start, so after a resume its augmentation would be a different stream.)
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch

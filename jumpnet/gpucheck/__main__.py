@@ -6,7 +6,7 @@ import os
 import shlex
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jumpnet.gpucheck import profiles, readme, runner, sections
@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def plan_sections(profile: dict, archive: str | None, work: str, report: "Report") -> list:
+def plan_sections(profile: dict, archive: str | None, work: str, report: Report) -> list:
     """(name, function, kwargs from earlier results) for every section, in profile order."""
     def compile_kwargs(mode):
         return lambda results: {"profile": profile, "mode": mode}
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from jumpnet.run.provenance import git_dirty, git_sha
 
     report = Report({"tool": "jumpnet.gpucheck", "tiny": args.tiny, "device": None,
-                     "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                      "command": "python -m jumpnet.gpucheck " + shlex.join(sys.argv[1:] if argv is None else argv),
                      "git_sha": git_sha(), "git_dirty": git_dirty(), "budget_s": profile["budget_s"], "elapsed_s": 0.0, "profile": profile,
                      "sections": []}, args.out, args.tiny)
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the device could not be opened ({outcomes['env'].error.splitlines()[0]}). `make gpu-check` "
               f"measures a CUDA GPU; `python -m jumpnet.gpucheck --tiny` checks its code on a CPU.", file=sys.stderr)
         return 2
-    report.record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report.record["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     report.write()
     print(readme.render(report.record))
     print(f"wrote {report.dir / 'gpucheck.json'} and {report.dir / 'README.md'}")

@@ -1,7 +1,7 @@
 """What a model costs: parameters, FLOPs/MACs, the map entering the head, weight size."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

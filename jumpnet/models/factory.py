@@ -39,7 +39,8 @@ def ablation_kwargs(cfg: DictConfig) -> dict:
     ``ablation.match`` is the factory's own (``resolve_model``), not a constructor argument.
     """
     ab = cfg.ablation
-    plain = (lambda v: None if v is None else str(v))
+    def plain(v):
+        return (None if v is None else str(v))
     return {"links": bool(ab.links), "merge": plain(ab.merge), "head": plain(ab.get("head")),
             "residual": bool(ab.get("residual", True))}
 

@@ -29,7 +29,7 @@ the next group ``2 * n_filters`` channels, so the macro shape is unchanged:
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -6,7 +6,7 @@ how they connect blocks (the thing under study), never in how a block is typed.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

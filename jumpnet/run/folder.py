@@ -11,9 +11,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from jumpnet.atomic import write_json_atomic
 from jumpnet.errors import JumpnetError

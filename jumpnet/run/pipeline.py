@@ -20,7 +20,7 @@ import random
 import socket
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +79,8 @@ def base_record(cfg: DictConfig, data_id: str | None = None) -> dict:
     """Every SPEC key, null until measured, plus the config facts a report needs."""
     keys = ("params", "flops", "macs", "feature_map", "size_mb", "test_acc", "test_loss", "best_val_acc",
             "train_time_s", "throughput", "device")
-    plain = (lambda v: None if v is None else str(v))  # the schema's enums as the strings they stand for
+    def plain(v):
+        return (None if v is None else str(v))  # the schema's enums as the strings they stand for
     return {"model": cfg.model.name, "ablation": ablation_label(cfg.ablation), "seed": int(cfg.seed),
             "status": "running", **dict.fromkeys(keys), "epochs": 0, **provenance(), "history": [],
             "experiment": cfg.name, "data": cfg.data.name, "data_archive": cfg.data.get("archive"), "data_id": data_id,
@@ -87,7 +88,7 @@ def base_record(cfg: DictConfig, data_id: str | None = None) -> dict:
             "residual": bool(cfg.ablation.get("residual", True)), "width_mult": float(cfg.model.get("width_mult", 1.0)),
             "match": plain(cfg.ablation.get("match")), "match_target": None, "match_width_mult": None,
             "match_ratio": None, "match_gap": None, "deterministic": bool(cfg.trainer.get("deterministic", False)),
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **cluster_job()}
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"), **cluster_job()}
 
 
 def train_and_test(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | None = None) -> dict:
@@ -149,7 +150,7 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | 
 def record_stall(run_dir: Path, record: dict, message: str) -> None:
     """The watchdog's last act (on its own thread; the main thread is stuck): the run is failed, reason stalled."""
     record.update(status="failed", reason="stalled", error=message,
-                  finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                  finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
     write_json_atomic(run_dir / METRICS, record)
 
 
@@ -201,7 +202,7 @@ def attempt(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | None, m
             log.error(f"{write_err}")
         failure = err
     record["wall_time_s"] = round(time.perf_counter() - started, 3)
-    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     try:
         write_json_atomic(run_dir / METRICS, record)
     except JumpnetError as write_err:  # the earlier record is intact; say so, and never hide the first error

@@ -26,7 +26,7 @@ SUMMARIES = {"val_acc": "max", "val_loss": "min"}
 class NullTracker:
     """``logger=none``: tracks nothing."""
 
-    def __enter__(self) -> "NullTracker":
+    def __enter__(self) -> NullTracker:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -71,7 +71,7 @@ class WandbTracker(NullTracker):
         path.write_text(run_id + "\n")
         return run_id
 
-    def __enter__(self) -> "WandbTracker":
+    def __enter__(self) -> WandbTracker:
         import wandb
 
         os.environ.setdefault("WANDB_SILENT", "true")

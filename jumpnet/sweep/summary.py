@@ -12,8 +12,8 @@ write its folder). Any run that did not complete or diverge ends the sweep with
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from jumpnet.atomic import WriteError
 from jumpnet.errors import JumpnetError, SweepError

@@ -12,7 +12,8 @@ CUDA graphs do not apply and ``reduce-overhead`` compiles as ``default``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn

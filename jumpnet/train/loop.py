@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 import math
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from omegaconf import DictConfig

@@ -33,7 +33,7 @@ class ImageTimer:
         self.images, self.seconds = 0, 0.0
         self._started: float | None = None
 
-    def start(self) -> "ImageTimer":
+    def start(self) -> ImageTimer:
         synchronize(self.device)
         self._started = time.perf_counter()
         return self

@@ -21,14 +21,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 log = logging.getLogger(__name__)
 
 STALL_EXIT_CODE = 75  # EX_TEMPFAIL: try again later (a re-run resumes from the checkpoint)
 
-_active: "StallWatchdog | None" = None
+_active: StallWatchdog | None = None
 
 
 def heartbeat() -> None:
@@ -53,7 +53,7 @@ class StallWatchdog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "StallWatchdog":
+    def __enter__(self) -> StallWatchdog:
         global _active
         if self.timeout_s is None:
             return self
