@@ -11,7 +11,7 @@ NAME  ?= $(notdir $(patsubst %/,%,$(firstword $(SWEEP))))
 EXP   ?=
 ARGS  ?=
 
-.PHONY: help install test smoke ablation ablation_quick budget report bench plan status gpu-check data clean-venv
+.PHONY: help install lint test smoke ablation ablation_quick budget report bench plan status gpu-check data clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -24,7 +24,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $(STAMP)
 
-test: install ## run the whole test suite (what CI runs)
+lint: install ## ruff, and the import contract of the package layers (pyproject.toml [tool.importlinter])
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+
+test: install lint ## lint, then the whole test suite (what CI runs)
 	$(PY) -m pytest
 
 smoke: install ## the whole pipeline on a small real-data budget, on CPU; report in reports/smoke/

@@ -1,18 +1,16 @@
 """The one entry point: ``python run.py [-m] [overrides]`` (see README.md and conf/config.yaml)."""
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 import jumpnet.config  # noqa: F401 - registers the config schema (schema/*) and the run-folder resolvers
 from jumpnet.errors import run_cli
+from jumpnet.run.pipeline import execute
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    from jumpnet.run.pipeline import execute
-
     hydra_cfg = HydraConfig.get()
     return execute(cfg, hydra_cfg.runtime.output_dir, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
 

@@ -21,6 +21,9 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from hydra.errors import ConfigCompositionException, HydraException, InstantiationException, MissingConfigException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
+
 from jumpnet.paths import CONF_DIR
 
 # A file the environment would not let us have (full disk, quota, read-only, permissions, a name too long): not a bug.
@@ -80,8 +83,6 @@ def _override_of(text: str) -> str:
 
 
 def _explain_omegaconf(cause: Any, hydra_message: str) -> str:
-    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
-
     key = getattr(cause, "full_key", None) or ""
     first = str(getattr(cause, "msg", cause)).splitlines()[0]
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)):
@@ -111,8 +112,6 @@ def _explain_omegaconf(cause: Any, hydra_message: str) -> str:
 
 def explain(err: BaseException) -> str | None:
     """A short message for an error the user can fix, or None for a bug (which keeps its traceback)."""
-    from hydra.errors import ConfigCompositionException, HydraException, InstantiationException, MissingConfigException
-    from omegaconf.errors import OmegaConfBaseException
 
     if isinstance(err, JumpnetError):
         return str(err)

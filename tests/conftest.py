@@ -35,7 +35,8 @@ def subprocess_env(**extra: str) -> dict:
     return env
 
 
-def run_captured(cmd: list[str], timeout: float, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_captured(cmd: list[str], timeout: float, cwd: Path = ROOT,
+                 env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``cmd`` to completion, output captured; past ``timeout`` fail the test with the child's stacks.
 
     On timeout the child gets SIGABRT, on which faulthandler (PYTHONFAULTHANDLER=1) prints every thread's

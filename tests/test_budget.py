@@ -22,7 +22,8 @@ def budget_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     experiments = tmp_path_factory.mktemp("budget") / "experiments"
     arms = "[" + ",".join(f'"{a}"' for a in ARMS) + "]"
     proc = run_py(["-m", "experiment=budget", f"hydra.sweeper.arms={arms}", "seed=0,1", *TINY_DATA,
-                   "trainer.epochs=1", "trainer.warmup_epochs=0", "trainer.device=cpu", "trainer.threads=1", "logger=none", *WITH_TEST_CONF,
+                   "trainer.epochs=1", "trainer.warmup_epochs=0", "trainer.device=cpu", "trainer.threads=1",
+                   "logger=none", *WITH_TEST_CONF,
                    f"paths.experiments_dir={experiments}"], timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return experiments / "budget", proc.stdout + proc.stderr

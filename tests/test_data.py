@@ -90,7 +90,8 @@ def test_archive_without_imagefolder_layout_is_reported(tmp_path):
 
 def test_class_count_mismatch_is_reported(tmp_path):
     archive = make_imagefolder_tar(tmp_path / "tiny.tar.gz")
-    with pytest.raises(DataError, match="data.num_classes=10 but the tiny data .* has 3 classes .*Fix: set data.num_classes=3"):
+    with pytest.raises(DataError,
+                       match="data.num_classes=10 but the tiny data .* has 3 classes .*Fix: set data.num_classes=3"):
         load_arrays(data_cfg(archive, tmp_path, num_classes=10))
 
 
@@ -154,7 +155,8 @@ def test_loader_augments_like_torchvision_and_normalizes():
     plain = BatchLoader(x, y, 64, torch.device("cpu"), [0.5] * 3, [0.25] * 3)
     xb, yb = next(iter(plain))
     np.testing.assert_allclose(xb.permute(0, 2, 3, 1).numpy(), (x / 255.0 - 0.5) / 0.25, atol=1e-5)
-    aug = BatchLoader(x, y, 64, torch.device("cpu"), [0.0] * 3, [1.0] * 3, train=True, crop_padding=2, flip=True, seed=1)
+    aug = BatchLoader(x, y, 64, torch.device("cpu"), [0.0] * 3, [1.0] * 3, train=True, crop_padding=2, flip=True,
+                      seed=1)
     xa, ya = next(iter(aug))
     assert sorted(ya.tolist()) == y.tolist()     # one shuffled pass over the split
     src = torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255
@@ -206,7 +208,8 @@ def test_two_processes_prepare_the_data_once(tmp_path):
     log = "\n".join(outputs)
     assert log.count("Decoding") == 1 and log.count("Waiting for another process") == 1, log
     finals = {o.strip().splitlines()[-1].split(" (")[0] for o in outputs}
-    assert finals == {f"cifar10: 1,500 train and 1,500 test images, 10 classes of 8x8, ready in data.root={tmp_path / 'root'}"}
+    root = tmp_path / "root"
+    assert finals == {f"cifar10: 1,500 train and 1,500 test images, 10 classes of 8x8, ready in data.root={root}"}
     assert len(list((tmp_path / "root" / "archives").glob("*.npz"))) == 1
 
 

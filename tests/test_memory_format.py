@@ -8,9 +8,9 @@ import platform
 import pytest
 import torch
 
-from jumpnet.train import memory_format
 from jumpnet.config.compose import compose_config
 from jumpnet.models.factory import build_model
+from jumpnet.train import memory_format
 from jumpnet.train.memory_format import hazardous_convs, memory_format_for, onednn_runs_avx512, use_channels_last
 from tests.conftest import ROOT, WITH_TEST_CONF
 

@@ -24,10 +24,12 @@ def test_optuna_search_maximizes_validation_accuracy_and_keeps_its_history(exp_d
     assert best["best_value"] == pytest.approx(max(r["best_val_acc"] for r in runs))  # validation, not test
     assert set(best["best_params"]) == {"trainer.lr", "trainer.weight_decay", "trainer.batch_size",
                                         "trainer.label_smoothing"}
-    assert 0.01 <= best["best_params"]["trainer.lr"] <= 0.5 and best["best_params"]["trainer.batch_size"] in (64, 128, 256)
+    assert 0.01 <= best["best_params"]["trainer.lr"] <= 0.5
+    assert best["best_params"]["trainer.batch_size"] in (64, 128, 256)
 
     with open(sweep / "optuna_trials.csv") as f:
         trials = list(csv.DictReader(f))
     assert [t["number"] for t in trials] == ["0", "1", "2"] and all(t["state"] == "COMPLETE" for t in trials)
     assert sorted(float(t["value"]) for t in trials) == pytest.approx(sorted(r["best_val_acc"] for r in runs))
-    assert sorted(float(t["params_trainer.lr"]) for t in trials) == pytest.approx(sorted(r["history"][0]["lr"] for r in runs))
+    first_lrs = sorted(r["history"][0]["lr"] for r in runs)
+    assert sorted(float(t["params_trainer.lr"]) for t in trials) == pytest.approx(first_lrs)

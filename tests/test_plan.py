@@ -7,9 +7,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from jumpnet.sweep import plan
 from jumpnet.config.compose import compose_config
 from jumpnet.run.hardware import cpu_label
+from jumpnet.sweep import plan
 from jumpnet.sweep.arms import load_sweep
 from jumpnet.sweep.speeds import concurrency_levels, load_figures, pick
 from jumpnet.sweep.status import run_state

@@ -58,7 +58,8 @@ def test_sweep_is_complete(sweep: Path, report: Report) -> None:
     assert report.runs.problems.empty and len(report.runs.completed) == len(VARIANTS) * len(SEEDS)
     csv = pd.read_csv(report.out / "results.csv")
     assert len(csv) == len(VARIANTS) * len(SEEDS)
-    assert {"run_dir", "model", "ablation", "seed", "status", "test_acc", "params", "macs", "ablation.links"} <= set(csv)
+    assert {"run_dir", "model", "ablation", "seed", "status", "test_acc", "params", "macs",
+            "ablation.links"} <= set(csv)
     assert "history" not in csv  # scalars only
 
 

@@ -44,7 +44,8 @@ def record(run_dir: Path) -> dict:
     ("nan_eval", [], "validation loss became nan in epoch 1"),
     ("inf_grad_at:4", ["data.val_size=0"], "weights became non-finite in epoch 2"),  # 2 x 2 steps: the last one
 ])
-def test_any_non_finite_loss_or_weight_ends_the_run_diverged_in_strict_json(tmp_path, monkeypatch, fault, overrides, why):
+def test_any_non_finite_loss_or_weight_ends_the_run_diverged_in_strict_json(tmp_path, monkeypatch, fault, overrides,
+                                                                            why):
     monkeypatch.setenv("JUMPNET_TEST_FAULT", fault)
     run_dir = tmp_path / "run"
     execute(config(tmp_path, *overrides), run_dir)
@@ -209,7 +210,8 @@ def test_a_folder_made_with_other_data_is_refused_never_skipped_or_resumed(tmp_p
     assert done["status"] == "completed" and done["data_id"].startswith("sha256:") and len(done["data_id"]) == 71
     before = (run_dir / "metrics.json").read_bytes()
     skip = ValidGridSweeper._done_before                         # the sweeper skips it for A, launches it for B
-    assert skip(archive_config(tmp_path, a), run_dir) == "completed" and skip(archive_config(tmp_path, b), run_dir) is None
+    assert skip(archive_config(tmp_path, a), run_dir) == "completed"
+    assert skip(archive_config(tmp_path, b), run_dir) is None
     with pytest.raises(DataError, match=r"holds a run made with other data .* neither resumed nor skipped"):
         execute(archive_config(tmp_path, b), run_dir)             # completed on A: not "already completed" for B
     assert (run_dir / "metrics.json").read_bytes() == before
@@ -249,7 +251,8 @@ def test_an_ablation_set_by_field_is_labelled_by_its_values(tmp_path):
     assert record(tmp_path / "run")["ablation"] == "add"                # the preset whose values these are
     unstarted = tmp_path / "unstarted" / ".hydra"                          # a report labels a run without a record
     unstarted.mkdir(parents=True)
-    (unstarted / "config.yaml").write_text("model: {name: jumpnet}\nseed: 0\nablation: {name: full, merge: add, head: fc}\n")
+    (unstarted / "config.yaml").write_text("model: {name: jumpnet}\nseed: 0\n"
+                                           "ablation: {name: full, merge: add, head: fc}\n")
     labels = dict(zip(*[collect([tmp_path]).runs[c].astype(str) for c in ("status", "ablation")]))
     assert labels == {"completed": "add", "unfinished": "merge=add+head=fc"}
     assert ablation_label({"name": "full", "links": False}) == "no_links"

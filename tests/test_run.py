@@ -27,7 +27,8 @@ from tests.conftest import (
 
 
 def test_one_epoch_leaves_a_complete_run_folder(exp_dir):
-    args = [*TINY_DATA, *TINY_JUMPNET, "trainer.epochs=1", "trainer.deterministic=true", f"paths.experiments_dir={exp_dir}"]
+    args = [*TINY_DATA, *TINY_JUMPNET, "trainer.epochs=1", "trainer.deterministic=true",
+            f"paths.experiments_dir={exp_dir}"]
     out = run_py(args)
     assert out.returncode == 0, out.stderr[-3000:]
     (run_dir,) = [p.parent for p in exp_dir.rglob("metrics.json")]
@@ -110,10 +111,12 @@ def test_nan_loss_ends_the_run_as_diverged(exp_dir):
 
 
 @pytest.mark.parametrize("override,message", [
-    (["data=synthetic", "model=resnet9000"], "error: model=resnet9000 is not an option of the model group; did you mean resnet_v2?"),
+    (["data=synthetic", "model=resnet9000"],
+     "error: model=resnet9000 is not an option of the model group; did you mean resnet_v2?"),
     (["data=synthetic", "trainer.epoch=2"], "error: trainer.epoch is not a config key; did you mean trainer.epochs?"),
     (["data=synthetic", "model.groups=[[32,3],[32,3]]"], "model.groups[1]=(32, 3) receives 64 channels"),
-    (["data=cifar10", "data.archive=/nonexistent/cifar.tar.xz"], "data.archive='/nonexistent/cifar.tar.xz' does not exist"),
+    (["data=cifar10", "data.archive=/nonexistent/cifar.tar.xz"],
+     "data.archive='/nonexistent/cifar.tar.xz' does not exist"),
     (["data=cifar10", "data.archive=null", "data.download=false", "data.root=/nonexistent-root"], "data.download=true"),
     (["data=synthetic", "ablation=no_links", "ablation.merge=add"], "ablation.merge='add' has no meaning"),
     (["data=synthetic", "trainer.lr=-1"], "error: trainer.lr=-1.0 must be > 0"),

@@ -50,7 +50,8 @@ def finish(proc: subprocess.Popen, cluster: SlurmCluster, timeout: float) -> str
     except subprocess.TimeoutExpired:
         proc.kill()
         out, _ = proc.communicate()
-        pytest.fail(f"sweep still running after {timeout:.0f}s; queue {cluster.squeue()}\n{out[-3000:]}\n{cluster.logs()}")
+        pytest.fail(f"sweep still running after {timeout:.0f}s; queue {cluster.squeue()}\n{out[-3000:]}\n"
+                    f"{cluster.logs()}")
     assert proc.returncode == 0, out[-4000:]
     return out
 

@@ -177,7 +177,8 @@ def test_every_sweep_finishes_its_launch_list_and_its_summary_tells_each_run(exp
     assert held.acquire()                                  # this test is "another process" training that run
     cmd = [sys.executable, str(ROOT / "run.py"), "-m", *task, *WITH_TEST_CONF]
     # when the sweep waits for it, it lets go: the sweep then trains that run itself
-    sweep = start(cmd, subprocess_env(), lambda line: "Waiting for the other process training" in line and held.release())
+    sweep = start(cmd, subprocess_env(),
+                  lambda line: "Waiting for the other process training" in line and held.release())
     try:
         log = finish(*sweep)
     finally:
@@ -208,8 +209,9 @@ def test_two_identical_sweeps_at_once_both_finish_and_train_each_run_once(exp_di
     """The first sweep holds seed 0 (its first step waits for a file) while the second starts: the second trains
     seed 1, then waits for seed 0; seed 0 finishes; the first finds seed 1 done. Both exit 0 and say so."""
     go = tmp_path / "go"
-    cmd = [sys.executable, str(ROOT / "run.py"), "-m", "model=tiny_jumpnet", "model._target_=tests.faulty.FaultyJumpNet",
-           "seed=0,1", *FAST, "logger=none", f"paths.experiments_dir={exp_dir}"]
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", "model=tiny_jumpnet",
+           "model._target_=tests.faulty.FaultyJumpNet", "seed=0,1", *FAST, "logger=none",
+           f"paths.experiments_dir={exp_dir}"]
     first = start(cmd, subprocess_env(JUMPNET_TEST_FAULT=f"wait_for:{go}"))
     deadline = time.time() + 120
     while not any("Model tiny_jumpnet" in line for line in first[1]) and time.time() < deadline \

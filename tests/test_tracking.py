@@ -95,7 +95,8 @@ def test_readme_sync_command_finds_every_offline_run_in_bash_defaults(tracked, t
     fake = bin_dir / "wandb"
     fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    out = subprocess.run(["bash", "--norc", "--noprofile", "-c", re.sub(r"experiments/<name>", "experiments/study", command)],
+    script = re.sub(r"experiments/<name>", "experiments/study", command)
+    out = subprocess.run(["bash", "--norc", "--noprofile", "-c", script],
                          cwd=experiments.parent, capture_output=True, text=True, timeout=60,
                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
     assert out.returncode == 0, out.stderr

@@ -41,7 +41,7 @@ ABLATIONS = ["full", "no_links", "add"]
 
 
 def probe_conv(threads: int, fmt: str, cin: int, cout: int, kernel: int, stride: int, steps: int = 100) -> None:
-    import torch
+    import torch  # noqa: PLC0415 - in the probe's child, after ONEDNN_MAX_CPU_ISA is set: oneDNN reads it on load
 
     torch.set_num_threads(threads)
     memory_format = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
@@ -54,11 +54,11 @@ def probe_conv(threads: int, fmt: str, cin: int, cout: int, kernel: int, stride:
 
 
 def probe_model(threads: int, fmt: str, overrides: list[str], steps: int = 3, report: bool = False) -> None:
-    import torch
+    import torch  # noqa: PLC0415 - in the probe's child, after ONEDNN_MAX_CPU_ISA is set: oneDNN reads it on load
 
     sys.path.insert(0, str(ROOT))
-    from jumpnet.config.compose import compose_config
-    from jumpnet.models.factory import build_model
+    from jumpnet.config.compose import compose_config  # noqa: PLC0415 - the project, found from this script's folder
+    from jumpnet.models.factory import build_model  # noqa: PLC0415 - the project, found from this script's folder
 
     torch.set_num_threads(threads)
     memory_format = torch.channels_last if fmt == "channels_last" else torch.contiguous_format
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             probe_model(int(threads), fmt, rest)
         return 0
-    import torch
+    import torch  # noqa: PLC0415 - the parent only reports versions; probes run in children with their own ISA cap
 
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}; "
           f"ISA 'AVX2' = ONEDNN_MAX_CPU_ISA=AVX2, 'native' = what oneDNN picks here", flush=True)

@@ -34,13 +34,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
+from hydra.core.utils import JobStatus
+from omegaconf import OmegaConf
 
 import jumpnet.config  # noqa: F401 - the ${ablation_label:...} and ${short_dirname:...} resolvers of the run folders
+from jumpnet.data.identity import data_identity
 from jumpnet.errors import ConfigError
-from jumpnet.sweep.summary import SweepFailed, one_line
+from jumpnet.run.folder import RecordUnreadable, RunBusy, read_metrics, run_status, wait_until_free
+from jumpnet.sweep.arms import enumerate_arms, grid_jobs
+from jumpnet.sweep.summary import SweepFailed, one_line, summarize
 
 __all__ = ["SweepFailed", "ValidGridSweeper", "ValidGridSweeperConf"]
 
@@ -76,8 +83,6 @@ class ValidGridSweeper(BasicSweeper):
         return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
 
     def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
-        from jumpnet.sweep.arms import enumerate_arms, grid_jobs
-
         jobs = grid_jobs(self.params, self.arguments, self.hydra_context.config_loader, self.arms)
         varying = {o.split("=", 1)[0] for o in {o for job in jobs for o in job}
                    if sum(o in job for job in jobs) < len(jobs)}
@@ -119,8 +124,6 @@ class ValidGridSweeper(BasicSweeper):
     @staticmethod
     def _done_before(cfg: Any, run_dir: Path) -> Optional[str]:
         """``completed``/``diverged`` when the folder holds such a record made with this data (then it is skipped)."""
-        from jumpnet.data.identity import data_identity
-        from jumpnet.run.folder import RecordUnreadable, read_metrics
 
         if cfg.trainer.get("overwrite", False):
             return None
@@ -136,8 +139,6 @@ class ValidGridSweeper(BasicSweeper):
 
     def sweep(self, arguments: List[str]) -> Any:
         """BasicSweeper.sweep, with every job's failure kept for the summary instead of ending the sweep."""
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-        from omegaconf import OmegaConf
 
         self.arguments = list(arguments)  # the command line, which wins over params and arms
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
@@ -164,13 +165,11 @@ class ValidGridSweeper(BasicSweeper):
 
     def _launch_units(self, batch: Sequence[Sequence[str]]) -> List[Sequence[Sequence[str]]]:
         """One job at a time under the basic launcher (it runs them in turn anyway); whole batches elsewhere."""
-        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
         return [[job] for job in batch] if isinstance(self.launcher, BasicLauncher) else [batch]
 
     def _launch(self, jobs: Sequence[Sequence[str]], index: int) -> Sequence[Any]:
         """Launch ``jobs``; what any of them raises (inside the task or around it) is kept, never re-raised."""
-        from hydra.core.utils import JobStatus
 
         try:
             results = self.launcher.launch(jobs, initial_job_idx=index)
@@ -191,7 +190,6 @@ class ValidGridSweeper(BasicSweeper):
 
     def _relaunch_busy(self, index: int) -> List[Sequence[Any]]:
         """Runs another process was training: wait until it lets go; launch those it did not finish (they resume)."""
-        from jumpnet.run.folder import RunBusy, run_status, wait_until_free
 
         busy = [job for job, run_dir in self.job_dirs.items() if isinstance(self.failures.get(run_dir), RunBusy)]
         again = []
@@ -212,6 +210,4 @@ class ValidGridSweeper(BasicSweeper):
         return returns
 
     def _summarize(self, interrupted: bool = False) -> None:
-        from jumpnet.sweep.summary import summarize
-
         summarize(self.run_dirs, self.failures, self.skipped_done, self.waited, self.left_out, interrupted)

@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 
 from jumpnet.config.compose import compose_config
+from jumpnet.data.archive import load_archive
 from jumpnet.data.fast_loader import BatchLoader, channel_stats
 from jumpnet.data.plain_loader import PlainLoader, default_workers
 from jumpnet.data.synthetic import synthetic_arrays
@@ -60,8 +61,10 @@ DEFAULTS = {"cpu": {"steps": 2, "repeats": 3}, "cuda": {"steps": 50, "repeats": 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m jumpnet.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", nargs="+", default=None, help="config names under conf/model/ (default: the study's five)")
-    p.add_argument("--steps", type=int, default=None, help="training steps per timed epoch (default: 2 on CPU, 50 on CUDA)")
+    p.add_argument("--models", nargs="+", default=None,
+                   help="config names under conf/model/ (default: the study's five)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training steps per timed epoch (default: 2 on CPU, 50 on CUDA)")
     p.add_argument("--repeats", type=int, default=None, help="timed epochs per path (default: 3 on CPU, 5 on CUDA)")
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs per path first (default 1)")
     p.add_argument("--batch-size", type=int, default=128)
@@ -87,8 +90,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def bench_images(n: int, archive: str | None) -> tuple[np.ndarray, np.ndarray, str]:
     """``n`` uint8 NHWC training images and labels, and a line saying where they came from."""
     if archive:
-        from jumpnet.data.archive import load_archive
-
         arrays = load_archive(archive, str(Path(tempfile.gettempdir()) / "jumpnet-bench-data"))
         idx = np.resize(np.arange(len(arrays.y_train)), n)
         return arrays.x_train[idx], arrays.y_train[idx], f"CIFAR training images from {archive}"
@@ -182,7 +183,8 @@ def table(rows: list[dict], device: torch.device) -> str:
             "plain_img_s": "plain img/s", "ratio": "fast/plain", "fast_tflops": "fast TFLOP/s",
             "plain_tflops": "plain TFLOP/s"}
     mem = ({"fast_peak_mem_mib": "fast peak MiB", "plain_peak_mem_mib": "plain peak MiB"} if device.type == "cuda"
-           else {"plain_peak_rss_mib": "peak RSS MiB (process so far)", "plain_workers_peak_rss_mib": "workers' peak RSS MiB (so far)"})
+           else {"plain_peak_rss_mib": "peak RSS MiB (process so far)",
+                 "plain_workers_peak_rss_mib": "workers' peak RSS MiB (so far)"})
     formats = {"params": "{:,}", "flops": "{:.3f}", "fast_img_s": "{:.1f}", "plain_img_s": "{:.1f}", "ratio": "{:.2f}",
                "fast_tflops": "{:.4f}", "plain_tflops": "{:.4f}"}
     df["flops"] = df["flops"] / 1e9

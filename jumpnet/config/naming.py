@@ -21,8 +21,8 @@ always give the same folder (Hydra sorts them), so runs stay resumable; the
 full list is in the run's ``.hydra/overrides.yaml``.
 
 Both are registered as resolvers when ``jumpnet.config`` is imported (``run.py``, every
-tool and the sweeper plugin import it before Hydra composes) and are used in ``conf/config.yaml``: ``${ablation_label:${ablation}}``,
-``${short_dirname:${hydra.job.override_dirname}}``.
+tool and the sweeper plugin import it before Hydra composes) and are used in
+``conf/config.yaml``: ``${ablation_label:${ablation}}``, ``${short_dirname:${hydra.job.override_dirname}}``.
 """
 from __future__ import annotations
 

@@ -207,7 +207,8 @@ def check_fields(cfg: DictConfig) -> None:
             if key not in known:
                 hint = did_you_mean(f"{group}.{key}", [f"{group}.{k}" for k in known])
                 raise ConfigError(f"{group}.{key} is not a {group} field{hint}",
-                                  "remove it (a leading + adds keys that the schema, jumpnet/config/schema.py, does not know)")
+                                  "remove it (a leading + adds keys that the schema, jumpnet/config/schema.py, "
+                                  "does not know)")
         for name, f in known.items():
             if f.metadata:
                 _check_value(f"{group}.{name}", node[name], f.metadata)

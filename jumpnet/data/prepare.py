@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     data = cfg.data
     started = time.perf_counter()
     arrays = load_arrays(data)
-    source = f"archive {data.archive}" if data.get("archive") else "torchvision" if data.name != "synthetic" else "generated"
+    source = (f"archive {data.archive}" if data.get("archive") else
+              "torchvision" if data.name != "synthetic" else "generated")
     print(f"{data.name}: {len(arrays.y_train):,} train and {len(arrays.y_test):,} test images, {len(arrays.classes)} "
           f"classes of {arrays.x_train.shape[1]}x{arrays.x_train.shape[2]}, ready in data.root={data.root} "
           f"({source}; {time.perf_counter() - started:.1f} s)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from omegaconf import DictConfig
+from torchvision import datasets
 
 from jumpnet.data.archive import load_archive
 from jumpnet.data.arrays import Arrays, DataError
@@ -20,10 +21,10 @@ def _read_torchvision(cls: type, root: str, download: bool) -> Arrays:
 
 def torchvision_arrays(name: str, root: str, download: bool) -> Arrays:
     """CIFAR through torchvision: read from ``root``, else downloaded there by one process while others wait."""
-    from torchvision import datasets
 
     cls, label = {"cifar10": (datasets.CIFAR10, "CIFAR-10"), "cifar100": (datasets.CIFAR100, "CIFAR-100")}[name]
-    offline = "without internet, point data.archive (or JUMPNET_DATA_ARCHIVE) at a local copy: a tar of train/<class>/*, test/<class>/*"
+    offline = ("without internet, point data.archive (or JUMPNET_DATA_ARCHIVE) at a local copy: "
+               "a tar of train/<class>/*, test/<class>/*")
     try:
         return _read_torchvision(cls, root, download=False)  # already prepared: no lock needed to read it
     except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
@@ -67,7 +68,8 @@ def load_arrays(data: DictConfig) -> Arrays:
     elif data.name in ("cifar10", "cifar100"):
         arrays = torchvision_arrays(data.name, data.root, bool(data.download))
     else:
-        raise DataError(f"data.name={data.name!r} has no source; use data=cifar10|cifar100|synthetic or set data.archive")
+        raise DataError(f"data.name={data.name!r} has no source; "
+                        "use data=cifar10|cifar100|synthetic or set data.archive")
     check_classes(data, arrays)
     size = arrays.x_train.shape[1:3]
     if tuple(size) != (data.image_size, data.image_size):

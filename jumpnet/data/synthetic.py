@@ -13,7 +13,8 @@ SYNTHETIC_SEED = 1234
 
 
 def synthetic_arrays(num_classes: int, image_size: int, train_size: int, test_size: int) -> Arrays:
-    """Each class is a smooth random prototype (a 4x4 colour grid, upsampled) plus pixel noise: learnable, shift-robust."""
+    """Each class is a smooth random prototype (a 4x4 colour grid, upsampled) plus pixel noise: learnable and
+    robust to shifts."""
     rng = np.random.default_rng(SYNTHETIC_SEED)
     grid = rng.uniform(0, 255, (num_classes, 4, 4, 3))
     reps = -(-image_size // 4)

@@ -9,11 +9,14 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import torch._dynamo  # noqa: F401  imported once (no thread, no CUDA): every compile section inherits it
+
 from jumpnet.gpucheck import profiles, readme, runner, sections
 from jumpnet.gpucheck.concurrency import concurrency
 from jumpnet.paths import REPORTS_DIR
 from jumpnet.run.folder import write_json_atomic
 from jumpnet.run.hardware import slug
+from jumpnet.run.provenance import git_dirty, git_sha
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -96,14 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     profile = profiles.tiny_profile() if args.tiny else profiles.full_profile()
     if args.budget_s:
         profile["budget_s"] = args.budget_s
-    import torch._dynamo  # noqa: F401  imported once (no thread, no CUDA): every compile section inherits it
-
-    from jumpnet.run.provenance import git_dirty, git_sha
 
     report = Report({"tool": "jumpnet.gpucheck", "tiny": args.tiny, "device": None,
                      "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                      "command": "python -m jumpnet.gpucheck " + shlex.join(sys.argv[1:] if argv is None else argv),
-                     "git_sha": git_sha(), "git_dirty": git_dirty(), "budget_s": profile["budget_s"], "elapsed_s": 0.0, "profile": profile,
+                     "git_sha": git_sha(), "git_dirty": git_dirty(), "budget_s": profile["budget_s"], "elapsed_s": 0.0,
+                     "profile": profile,
                      "sections": []}, args.out, args.tiny)
     print(f"gpucheck: {'tiny, on the CPU' if args.tiny else 'on the GPU'}, budget {profile['budget_s']:.0f} s",
           flush=True)

@@ -17,9 +17,19 @@ import time
 from pathlib import Path
 
 import torch
+import torch._dynamo
 
+from jumpnet.bench.runner import bench_model, make_trainer, peak_memory_mib, timed_epoch
 from jumpnet.config.compose import compose_config
+from jumpnet.data.fast_loader import BatchLoader, channel_stats
+from jumpnet.data.synthetic import synthetic_arrays
+from jumpnet.models.cost import forward_flops
+from jumpnet.models.factory import build_model
+from jumpnet.run.folder import read_metrics
 from jumpnet.run.hardware import cpu_model, device_label
+from jumpnet.run.pipeline import execute
+from jumpnet.sweep.plan import plan as make_plan
+from jumpnet.train.memory_format import use_channels_last
 from jumpnet.train.throughput import synchronize
 
 EVAL_COST = 1 / 3  # an evaluated image costs a third of a trained one (forward only)
@@ -54,15 +64,12 @@ def bench_args(profile: dict, compile_mode: str | None = None) -> argparse.Names
 
 
 def synthetic(profile: dict, steps: int) -> tuple:
-    from jumpnet.data.synthetic import synthetic_arrays
-
     arrays = synthetic_arrays(10, 32, steps * profile["batch_size"], 0)
     return arrays.x_train, arrays.y_train
 
 
 def models(profile: dict) -> dict:
     """Per model: fast path and plain loop images/s, TFLOP/s, peak memory (``make bench``'s rows)."""
-    from jumpnet.bench.runner import bench_model
 
     device, args = setup(profile), bench_args(profile)
     images = synthetic(profile, profile["steps"])
@@ -81,11 +88,6 @@ def models(profile: dict) -> dict:
 
 def jumpnet_trainer(profile: dict, device: torch.device, compile_mode: str | None, steps: int, ckpt: Path):
     """JumpNet on the fast path (data on the device, channels_last, bf16 on CUDA) with ``compile_mode``."""
-    from jumpnet.bench.runner import make_trainer
-    from jumpnet.data.fast_loader import BatchLoader, channel_stats
-    from jumpnet.models.cost import forward_flops
-    from jumpnet.models.factory import build_model
-    from jumpnet.train.memory_format import use_channels_last
 
     cfg = compose_config(["model=jumpnet", "logger=none", *profile["model_overrides"].get("jumpnet", [])])
     torch.manual_seed(0)
@@ -101,10 +103,6 @@ def jumpnet_trainer(profile: dict, device: torch.device, compile_mode: str | Non
 
 def compile_section(profile: dict, mode: str) -> dict:
     """JumpNet under one ``trainer.compile`` mode: compile time, then steady training and evaluation speed."""
-    import torch._dynamo
-
-    from jumpnet.bench.runner import peak_memory_mib, timed_epoch
-    from jumpnet.data.fast_loader import BatchLoader
 
     device = setup(profile)
     compile_mode = None if mode == "off" else mode
@@ -157,8 +155,6 @@ def train_epochs(profile: dict, img_s: float | None, compile_s: float) -> int:
 def train(profile: dict, compile_mode: str | None, img_s: float | None, compile_s: float, archive: str | None,
           out_dir: str) -> dict:
     """One real JumpNet run through ``pipeline.execute``: ``experiment=ablation_quick``'s recipe, shortened."""
-    from jumpnet.run.folder import read_metrics
-    from jumpnet.run.pipeline import execute
 
     logging.basicConfig(level=logging.INFO, format="    train: %(message)s")  # an epoch line each, as runs log
     epochs = train_epochs(profile, img_s, compile_s)
@@ -189,7 +185,6 @@ def train(profile: dict, compile_mode: str | None, img_s: float | None, compile_
 
 def plan(profile: dict, device: str, reports: str) -> dict:
     """``make plan``'s totals for the study's presets, from the figures this check just wrote."""
-    from jumpnet.sweep.plan import plan as make_plan
 
     out = {}
     for overrides in profile["plan_experiments"]:

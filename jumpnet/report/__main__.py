@@ -5,6 +5,7 @@ import argparse
 
 from jumpnet.errors import run_cli
 from jumpnet.report import build_report
+from jumpnet.report.publish import log_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,12 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"report: {report.out}/README.md ({len(report.runs.completed)} completed runs"
           + (f", {problems} failed/diverged/unfinished listed there)" if problems else ")"))
     if args.wandb:
-        from jumpnet.report.publish import log_report
-
         name = log_report(report.out, args.dirs, len(report.runs.completed), args.wandb_project, args.wandb_mode,
                           args.wandb_entity)
-        print(f"W&B: artifact {name} ({args.wandb_mode}" + (f"; upload with: wandb sync {report.out}/wandb/offline-run-*)"
-                                                              if args.wandb_mode == "offline" else ")"))
+        upload = f"; upload with: wandb sync {report.out}/wandb/offline-run-*" if args.wandb_mode == "offline" else ""
+        print(f"W&B: artifact {name} ({args.wandb_mode}{upload})")
     return 0
 
 

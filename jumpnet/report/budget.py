@@ -88,7 +88,8 @@ def equal_budget(arms: pd.DataFrame, describe_data: str) -> Table | None:
                f"nearest measured budgets, never extrapolated (a dash: outside the family's measured range). "
                f"Brackets: 95% interval carried through the interpolation (variances weighted, Welch-Satterthwaite "
                f"degrees of freedom, clipped to [0, 100]; none where the runs did not vary; {seed_note(curves)}). "
-               f"Bold: the best family at a budget, only where it beats the runner-up (Welch's t-test on the interpolated means, Holm-adjusted over the budgets, p < 0.05).")
+               "Bold: the best family at a budget, only where it beats the runner-up (Welch's t-test on the "
+               "interpolated means, Holm-adjusted over the budgets, p < 0.05).")
     return Table("equal_budget", text, best, caption)
 
 

@@ -106,8 +106,8 @@ def ordered(values: pd.Series, order: list[str]) -> pd.Categorical:
     """An ordered Categorical: the study's order first, any other names after it, alphabetically."""
     names = [str(v) for v in values.dropna().unique()]
     extra = sorted(n for n in names if n not in order)
-    return pd.Categorical(values.astype("string").astype(object), categories=[*[o for o in order if o in names], *extra],
-                          ordered=True)
+    categories = [*[o for o in order if o in names], *extra]
+    return pd.Categorical(values.astype("string").astype(object), categories=categories, ordered=True)
 
 
 def collect(roots: list[str | Path]) -> Runs:

@@ -22,7 +22,7 @@ def artifact_name(out: Path) -> str:
 def log_report(out: str | os.PathLike, sources: list[str], completed: int, project: str = "jumpnet-ablation",
                mode: str = "offline", entity: str | None = None, group: str | None = None) -> str:
     """Log every file under ``out`` (its own ``wandb/`` folder aside) as one ``report`` artifact; return its name."""
-    import wandb
+    import wandb  # noqa: PLC0415 - optional and slow to import (about 1 s): only --wandb needs it
 
     out = Path(out)
     files = sorted(p for p in out.rglob("*") if p.is_file() and "wandb" not in p.relative_to(out).parts)

@@ -44,12 +44,13 @@ def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str],
     """Write ``out/README.md``; figures are referenced by their PNG, with the PDF beside it."""
     counts = runs.runs["status"].value_counts().to_dict()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    differing = ", ".join(f"`{c}`" for c in runs.config_columns if not c.startswith(("model.", "ablation.")))
     lines = [
         f"# Report: {out.name}", "",
         f"Built by `python -m jumpnet.report {' '.join(str(d) for d in runs.dirs)} --out {out}` "
         f"from {len(runs.runs)} run folders ({summary}).", "",
         f"Data: {data}.", "",
-        f"Config fields that differ between runs (besides the model's and the ablation's own): {', '.join(f'`{c}`' for c in runs.config_columns if not c.startswith(('model.', 'ablation.'))) or 'none'}. "
+        f"Config fields that differ between runs (besides the model's and the ablation's own): {differing or 'none'}. "
         f"One row per run, with every scalar metric: [results.csv](results.csv).", "",
     ]
     widths = sorted(runs.runs["width"].unique())

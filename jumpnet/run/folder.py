@@ -15,10 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import torch
+
 from jumpnet.atomic import write_json_atomic
 from jumpnet.errors import JumpnetError
 
-__all__ = ["CHECKPOINT", "ERROR", "LOCK", "METRICS", "RecordUnreadable", "RunBusy", "checkpoint_progress", "lock_holder",
+__all__ = ["CHECKPOINT", "ERROR", "LOCK", "METRICS", "RecordUnreadable", "RunBusy", "checkpoint_progress",
+           "lock_holder",
            "lock_run", "read_metrics", "run_status", "wait_until_free", "write_json_atomic"]
 
 METRICS = "metrics.json"
@@ -69,7 +72,6 @@ def checkpoint_progress(run_dir: Path) -> dict | None:
     path = Path(run_dir) / CHECKPOINT
     if not path.exists():
         return None
-    import torch
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)

@@ -84,7 +84,8 @@ def base_record(cfg: DictConfig, data_id: str | None = None) -> dict:
     return {"model": cfg.model.name, "ablation": ablation_label(cfg.ablation), "seed": int(cfg.seed),
             "status": "running", **dict.fromkeys(keys), "epochs": 0, **provenance(), "history": [],
             "experiment": cfg.name, "data": cfg.data.name, "data_archive": cfg.data.get("archive"), "data_id": data_id,
-            "links": bool(cfg.ablation.links), "merge": plain(cfg.ablation.merge), "head": plain(cfg.ablation.get("head")),
+            "links": bool(cfg.ablation.links), "merge": plain(cfg.ablation.merge),
+            "head": plain(cfg.ablation.get("head")),
             "residual": bool(cfg.ablation.get("residual", True)), "width_mult": float(cfg.model.get("width_mult", 1.0)),
             "match": plain(cfg.ablation.get("match")), "match_target": None, "match_width_mult": None,
             "match_ratio": None, "match_gap": None, "deterministic": bool(cfg.trainer.get("deterministic", False)),
@@ -105,7 +106,8 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | 
     record.update(gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
     splits = make_splits(load_arrays(cfg.data), int(cfg.data.val_size), cfg.data.train_subset, cfg.data.test_subset)
     record.update(device=device_name(device), splits=splits.sizes(), test_subset_used=splits.test_subset_used)
-    log.info(f"Data {cfg.data.name}: {splits.sizes()} ({'archive ' + str(cfg.data.archive) if cfg.data.get('archive') else 'torchvision/synthetic'})")
+    source = f"archive {cfg.data.archive}" if cfg.data.get("archive") else "torchvision/synthetic"
+    log.info(f"Data {cfg.data.name}: {splits.sizes()} ({source})")
     model = spec.build()
     record.update(measure(model, int(cfg.data.image_size)), head=model.head_kind)
     log.info(f"Model {cfg.model.name} ({record['ablation']}): {record['params']:,} params, "
@@ -120,7 +122,8 @@ def train_and_test(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | 
     tags = [cfg.model.name, record["ablation"], cfg.data.name]
     name = run_name(run_dir, Path(cfg.paths.experiments_dir) / cfg.name)
     with make_tracker(cfg.logger, run_dir, config, name=name, tags=tags) as tracker, \
-            StallWatchdog(cfg.trainer.get("stall_timeout_s"), run_dir / ERROR, lambda msg: record_stall(run_dir, record, msg)):
+            StallWatchdog(cfg.trainer.get("stall_timeout_s"), run_dir / ERROR,
+                          lambda msg: record_stall(run_dir, record, msg)):
         def on_epoch(row: dict) -> None:
             record["epochs"] = row["epoch"]  # the record shows progress should the run stall
             tracker.log_epoch(row)

@@ -47,7 +47,8 @@ def provenance(device: torch.device | None = None) -> dict:
 
 def set_determinism(deterministic: bool, fast: bool) -> None:
     """``trainer.deterministic``: torch's deterministic algorithms on and cuDNN autotuning off; else autotune
-    convolutions for the fast path's fixed shapes. Set for every run, so one run of a multirun never leaks into the next.
+    convolutions for the fast path's fixed shapes. Set for every run, so one run of a multirun never leaks into the
+    next.
 
     Ops with no deterministic kernel warn (``warn_only``) rather than stop a long run; the warning names them.
     """

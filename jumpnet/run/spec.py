@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from jumpnet.config.schema import check_fields
 from jumpnet.errors import ConfigError
 from jumpnet.models.factory import check_config as check_model_ablation
+from jumpnet.run.gpus import claim_gpu
 
 __all__ = ["ConfigError", "check_run_config", "resolve_device"]
 
@@ -56,8 +57,6 @@ def resolve_device(setting: str, runs_per_gpu: int = 1) -> torch.device:
     _require(setting != "cuda" or torch.cuda.is_available(),
              "trainer.device=cuda but no CUDA device is visible here", "use trainer.device=auto or cpu")
     if setting == "cuda" and (torch.cuda.device_count() > 1 or runs_per_gpu > 1):
-        from jumpnet.run.gpus import claim_gpu
-
         index = claim_gpu(torch.cuda.device_count(), per_gpu=runs_per_gpu)
         torch.cuda.set_device(index)
         return torch.device("cuda", index)

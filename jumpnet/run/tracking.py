@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from jumpnet.errors import ConfigError
+
 log = logging.getLogger(__name__)
 WANDB_ID = "wandb_id.txt"
 WEIGHTS = "weights.pt"
@@ -72,7 +74,7 @@ class WandbTracker(NullTracker):
         return run_id
 
     def __enter__(self) -> WandbTracker:
-        import wandb
+        import wandb  # noqa: PLC0415 - optional and slow to import (about 1 s): only logger=wandb needs it
 
         os.environ.setdefault("WANDB_SILENT", "true")
         self.run = wandb.init(
@@ -103,7 +105,7 @@ class WandbTracker(NullTracker):
         """``logger.log_checkpoint=true``: the selected weights (``weights.pt``) as a ``model`` artifact."""
         if not self.cfg.get("log_checkpoint"):
             return
-        import wandb
+        import wandb  # noqa: PLC0415 - optional and slow to import (about 1 s): only logger=wandb needs it
 
         path = self.run_dir / WEIGHTS
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
@@ -118,6 +120,5 @@ def make_tracker(logger_cfg: Any, run_dir: Path, config: dict, name: str, tags: 
         return NullTracker()
     if logger_cfg.name == "wandb":
         return WandbTracker(logger_cfg, run_dir, config, name, tags)
-    from jumpnet.errors import ConfigError
 
     raise ConfigError(f"logger={logger_cfg.name!r} is unknown", "choose logger=wandb or logger=none")

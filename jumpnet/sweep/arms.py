@@ -28,9 +28,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra import initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from jumpnet.errors import AblationError, ConfigError, JumpnetError
+from jumpnet.models.factory import resolve_model
 from jumpnet.paths import CONF_DIR
+from jumpnet.run.spec import check_run_config
 
 
 @dataclass
@@ -72,7 +80,6 @@ def network_key(cfg: DictConfig, job: Sequence[str], solved: dict[str, str] | No
     ``solved`` caches the network per model x ablation x data shape, so a matched arm's width is solved once
     per sweep, not once per seed.
     """
-    from jumpnet.models.factory import resolve_model
 
     key = json.dumps([OmegaConf.to_container(cfg.model, resolve=True),
                       OmegaConf.to_container(cfg.ablation, resolve=True, enum_to_str=True),
@@ -86,8 +93,6 @@ def network_key(cfg: DictConfig, job: Sequence[str], solved: dict[str, str] | No
 
 def enumerate_arms(jobs: Sequence[Sequence[str]], load: Callable[[list[str]], DictConfig]) -> list[Arm]:
     """Classify every job of the grid (in grid order); ``load`` composes one job's config, Hydra node included."""
-    from jumpnet.errors import AblationError, JumpnetError
-    from jumpnet.run.spec import check_run_config
 
     arms: list[Arm] = []
     networks: dict[tuple, str] = {}
@@ -120,10 +125,6 @@ def grid_jobs(params: dict[str, Any] | None, arguments: Sequence[str], config_lo
     crossed with ``params`` and the command line (later wins: params, then the arm, then the command line), in
     order, each job once.
     """
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from jumpnet.errors import ConfigError
 
     parser = OverridesParser.create(config_loader=config_loader)
     head = [f"{k}={v}" for k, v in (params or {}).items()]
@@ -150,9 +151,6 @@ class NotAGridSweep(ValueError):
 
 def load_sweep(overrides: Sequence[str]) -> tuple[DictConfig, list[Arm]]:
     """The master config and the arms of ``run.py -m OVERRIDES``, composed without running anything."""
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.types import RunMode
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()

@@ -22,7 +22,8 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from jumpnet.models.cost import TRAIN_FLOPS_PER_FORWARD
+from jumpnet.models.cost import TRAIN_FLOPS_PER_FORWARD, forward_flops
+from jumpnet.models.factory import build_model
 from jumpnet.paths import REPORTS_DIR
 from jumpnet.run.hardware import device_label
 from jumpnet.sweep.arms import Arm, load_sweep
@@ -61,9 +62,6 @@ class ForwardFlops:
         self._cache: dict[str, int] = {}
 
     def __call__(self, cfg: DictConfig) -> int:
-        from jumpnet.models.cost import forward_flops
-        from jumpnet.models.factory import build_model
-
         key = OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, ["model", "ablation", "data"]))
         if key not in self._cache:
             self._cache[key] = forward_flops(lambda: build_model(cfg), int(cfg.data.image_size))

@@ -27,6 +27,7 @@ from jumpnet.run.folder import (
     read_metrics,
     run_status,
 )
+from jumpnet.sweep.arms import NotAGridSweep, load_sweep
 
 SKIP_PARTS = {"previous", ".submitit", "wandb", ".hydra"}
 
@@ -106,14 +107,14 @@ def status_table(root: Path) -> tuple[pd.DataFrame, list[str], str | None]:
         updated = "" if state["updated"] is None else datetime.fromtimestamp(state["updated"]).strftime(
             "%Y-%m-%d %H:%M")
         rows.append({"run": str(run_dir.relative_to(root)), "status": state["status"],
-                     "epochs": f"{state['epochs_done'] or 0}/{total or '?'}", "best val": fmt_acc(state["best_val_acc"]),
+                     "epochs": f"{state['epochs_done'] or 0}/{total or '?'}",
+                     "best val": fmt_acc(state["best_val_acc"]),
                      "test acc": fmt_acc(state["test_acc"]), "last update": updated,
                      "requeues": "" if state["requeued"] is None else str(state["requeued"])})
     overrides = preset_overrides(root)
     if overrides is None:
         return pd.DataFrame(rows), [], f"no multirun.yaml in {root} and no conf/experiment/{root.name}.yaml: " \
                                        f"the arms not yet started are unknown"
-    from jumpnet.sweep.arms import NotAGridSweep, load_sweep
 
     try:
         _, arms = load_sweep(overrides)
