@@ -1,10 +1,22 @@
-"""``python -m jumpnet.bench`` end to end in a subprocess, on a tiny JumpNet: table, JSON, shared timer."""
+"""``python -m jumpnet.bench`` end to end in a subprocess, on a tiny JumpNet: table, JSON, shared timer; its
+settings as one typed value; its trainers at a constant learning rate."""
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
+import pytest
 import torch
+from torch import nn
 
+from jumpnet.bench.__main__ import parse_args
+from jumpnet.bench.settings import DEFAULT_MODELS, BenchSettings
+from jumpnet.bench.timing import bench_images, make_trainer
+from jumpnet.config.compose import compose_config
+from jumpnet.data.fast_loader import BatchLoader
+from jumpnet.models.factory import build_model
+from jumpnet.train.optim import build_optimizer, build_scheduler
 from jumpnet.train.throughput import ImageTimer
 from tests.conftest import TINY_JUMPNET, run_module
 
@@ -51,3 +63,46 @@ def test_image_timer_counts_images_over_timed_stretches():
     timer.count(32)
     assert timer.stop() >= first > 0 and timer.images == 96
     assert timer.images_per_s == 96 / timer.seconds
+
+
+def test_the_command_line_builds_frozen_settings_with_the_device_defaults(tmp_path):
+    cpu = parse_args(["--device", "cpu", "--compile", "--override", *TINY_JUMPNET, "--out", str(tmp_path / "b.json")])
+    assert isinstance(cpu, BenchSettings) and cpu.device == "cpu" and (cpu.steps, cpu.repeats) == (2, 3)
+    assert cpu.compile == ("default",) and cpu.overrides == tuple(TINY_JUMPNET) and cpu.out == tmp_path / "b.json"
+    assert cpu.models == DEFAULT_MODELS and cpu.warmup == 1 and cpu.batch_size == 128
+    assert cpu.compile_backend == "inductor" and cpu.channels_last == "auto" and cpu.workers is None
+    cuda = parse_args(["--device", "cuda", "--steps", "7", "--compile", "max-autotune", "reduce-overhead"])
+    assert (cuda.steps, cuda.repeats) == (7, 5) and cuda.compile == ("max-autotune", "reduce-overhead")
+    assert parse_args(["--device", "cpu"]).compile == ()  # no --compile: eager paths only
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cpu.steps = 3
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "step", "onecycle"])
+def test_a_constant_lr_scheduler_ignores_the_schedule_and_its_warmup(schedule):
+    cfg = compose_config([f"trainer.schedule={schedule}", "trainer.epochs=2", "trainer.warmup_epochs=1",
+                          "trainer.lr=0.3", "trainer.milestones=[0.1,0.2]"])
+    opt = build_optimizer(cfg.optimizer, nn.Linear(2, 2))
+    sched = build_scheduler(opt, cfg.trainer, steps_per_epoch=5, constant_lr=True)
+    lrs = []
+    for _ in range(20):  # twice trainer.epochs: a constant lr has no end
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == [0.3] * 20
+    scheduled = build_scheduler(build_optimizer(cfg.optimizer, nn.Linear(2, 2)), cfg.trainer, steps_per_epoch=5)
+    assert scheduled.get_last_lr()[0] != 0.3  # the same config without constant_lr warms up (onecycle: from lr/25)
+
+
+def test_the_bench_trains_at_a_constant_lr_whatever_the_trainer_config_says(tmp_path):
+    cfg = compose_config(["model=jumpnet", "logger=none", *TINY_JUMPNET, "trainer.schedule=onecycle",
+                          "trainer.epochs=1", "trainer.lr=0.05"])
+    x, y, _ = bench_images(16, None)
+    loader = BatchLoader(x, y, 4, torch.device("cpu"), [0.5] * 3, [0.25] * 3, train=True)
+    trainer = make_trainer(cfg, build_model(cfg), loader, Path(tmp_path) / "t.pt", fast=False)
+    lrs = []
+    for _ in range(3):  # 12 steps: three times trainer.epochs=1 of this loader
+        for xb, yb in loader:
+            trainer.train_step(xb, yb)
+            lrs.append(trainer.optimizer.param_groups[0]["lr"])
+    assert lrs == [0.05] * 12 and trainer.optimizer.param_groups[0]["momentum"] == 0.9

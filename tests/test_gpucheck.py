@@ -48,6 +48,16 @@ def test_tiny_check_runs_every_section_and_writes_json_and_readme(tiny_check):
     assert "they measure nothing about any GPU" in readme
 
 
+@pytest.mark.parametrize("make", [profiles.tiny_profile, profiles.full_profile])
+def test_a_profile_gives_the_bench_typed_settings(make):
+    """gpucheck times models through the bench's own settings, each field taken from the profile."""
+    profile = make()
+    settings = profiles.bench_settings(profile)
+    for field in ("device", "steps", "repeats", "warmup", "batch_size", "workers", "threads", "compile_backend"):
+        assert getattr(settings, field) == profile[field], field
+    assert settings.models == tuple(profile["models"]) and settings.compile == () and settings.overrides == ()
+
+
 def raises():
     raise ValueError("bad section")
 

@@ -2,10 +2,13 @@
 
 A profile is plain data (a dict) so that it crosses into the sections' child
 processes as is and is recorded in ``gpucheck.json``. Time caps are seconds.
+``bench_settings`` turns it into what the bench's timing reads.
 """
 from __future__ import annotations
 
 import os
+
+from jumpnet.bench.settings import BenchSettings
 
 STUDY_MODELS = ("jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn")
 
@@ -60,3 +63,11 @@ def tiny_profile(budget_s: float = 60) -> dict:
                  "concurrency": 30, "train": 30, "plan": 30, "compile:max-autotune": 30},
         "min_s": dict.fromkeys(SECTIONS, 1),
     }
+
+
+def bench_settings(profile: dict) -> BenchSettings:
+    """The bench's settings for this profile: its device, counts and compile backend; eager, no extra overrides."""
+    return BenchSettings(device=profile["device"], steps=profile["steps"], repeats=profile["repeats"],
+                         warmup=profile["warmup"], batch_size=profile["batch_size"], workers=profile["workers"],
+                         threads=profile["threads"], compile_backend=profile["compile_backend"],
+                         models=tuple(profile["models"]))

@@ -2,11 +2,11 @@
 
 Each takes the profile (``profiles.py``) and what earlier sections found, and
 returns a JSON-able dict. They train through the project's own code: the bench's
-``bench_model``, the ``Trainer``, and ``pipeline.execute`` for the real run.
+``bench_model`` (with the ``BenchSettings`` the profile gives), the ``Trainer`` at a
+constant learning rate, and ``pipeline.execute`` for the real run.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import platform
@@ -14,22 +14,22 @@ import socket
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 import torch._dynamo
 
-from jumpnet.bench.runner import bench_model, make_trainer, peak_memory_mib, timed_epoch
+from jumpnet.bench.timing import bench_images, bench_model, make_trainer, peak_memory_mib, timed_epoch
 from jumpnet.config.compose import compose_config
 from jumpnet.data.fast_loader import BatchLoader, channel_stats
-from jumpnet.data.synthetic import synthetic_arrays
+from jumpnet.gpucheck.profiles import bench_settings
 from jumpnet.models.cost import forward_flops
 from jumpnet.models.factory import build_model
 from jumpnet.run.folder import read_metrics
 from jumpnet.run.hardware import cpu_model, device_label
 from jumpnet.run.pipeline import execute
 from jumpnet.sweep.plan import plan as make_plan
-from jumpnet.train.memory_format import use_channels_last
 from jumpnet.train.throughput import synchronize
 
 EVAL_COST = 1 / 3  # an evaluated image costs a third of a trained one (forward only)
@@ -57,26 +57,23 @@ def env(profile: dict) -> dict:
     return info
 
 
-def bench_args(profile: dict, compile_mode: str | None = None) -> argparse.Namespace:
-    return argparse.Namespace(batch_size=profile["batch_size"], steps=profile["steps"], repeats=profile["repeats"],
-                              warmup=profile["warmup"], workers=profile["workers"], compile=compile_mode,
-                              channels_last="auto", override=[], compile_backend=profile["compile_backend"])
-
-
 def synthetic(profile: dict, steps: int) -> tuple:
-    arrays = synthetic_arrays(10, 32, steps * profile["batch_size"], 0)
-    return arrays.x_train, arrays.y_train
+    """``steps`` batches of the bench's seeded synthetic images and labels."""
+    x, y, _ = bench_images(steps * profile["batch_size"], None)
+    return x, y
 
 
 def models(profile: dict) -> dict:
     """Per model: fast path and plain loop images/s, TFLOP/s, peak memory (``make bench``'s rows)."""
 
-    device, args = setup(profile), bench_args(profile)
+    setup(profile)
+    settings = bench_settings(profile)
     images = synthetic(profile, profile["steps"])
     rows, failed = [], []
     for name in profile["models"]:
+        own = replace(settings, overrides=tuple(profile["model_overrides"].get(name, [])))
         try:
-            rows.append(bench_model(name, args, device, images, profile["model_overrides"].get(name, [])))
+            rows.append(bench_model(name, own, images))
         except Exception as err:  # one model's failure is recorded, the others still measured
             failed.append({"model": name, "error": f"{type(err).__name__}: {err}"})
     if not rows:
@@ -87,17 +84,18 @@ def models(profile: dict) -> dict:
 
 
 def jumpnet_trainer(profile: dict, device: torch.device, compile_mode: str | None, steps: int, ckpt: Path):
-    """JumpNet on the fast path (data on the device, channels_last, bf16 on CUDA) with ``compile_mode``."""
+    """JumpNet on the bench's fast path (data on the device, channels_last, bf16 on CUDA) with ``compile_mode``."""
 
+    settings = bench_settings(profile)
     cfg = compose_config(["model=jumpnet", "logger=none", *profile["model_overrides"].get("jumpnet", [])])
     torch.manual_seed(0)
-    channels_last = use_channels_last("auto", device)  # as trainer.channels_last=auto: on CUDA and AVX-512 CPUs
+    channels_last = settings.fast_channels_last  # as trainer.channels_last=auto: on CUDA and AVX-512 CPUs
     model = build_model(cfg).to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     x, y = synthetic(profile, steps)
     mean, std = channel_stats(x)
-    loader = BatchLoader(x, y, profile["batch_size"], device, mean, std, train=True, crop_padding=4, flip=True,
+    loader = BatchLoader(x, y, settings.batch_size, device, mean, std, train=True, crop_padding=4, flip=True,
                          seed=0, channels_last=channels_last, drop_last=True)
-    trainer = make_trainer(cfg, model, loader, True, compile_mode, ckpt, profile["compile_backend"])
+    trainer = make_trainer(cfg, model, loader, ckpt, compile_mode=compile_mode, backend=settings.compile_backend)
     return trainer, forward_flops(lambda: build_model(cfg), 32)
 
 

@@ -109,17 +109,21 @@ def progress_mode(setting: str) -> str:
 
 
 class Trainer:
-    """Trains one model; ``fit`` resumes from ``checkpoint_path`` when it exists and ``resume`` is on."""
+    """Trains one model; ``fit`` resumes from ``checkpoint_path`` when it exists and ``resume`` is on.
+
+    ``constant_lr``: train at the optimizer's lr throughout, ``trainer.schedule`` unused (timing, not a recipe).
+    """
 
     def __init__(self, model: nn.Module, train: BatchLoader, val: BatchLoader | None, trainer: DictConfig,
                  optimizer_cfg: DictConfig, checkpoint_path: Path,
-                 on_epoch: Callable[[dict], None] | None = None, compile_backend: str = "inductor"):
+                 on_epoch: Callable[[dict], None] | None = None, compile_backend: str = "inductor",
+                 constant_lr: bool = False):
         self.model, self.train_loader, self.val_loader = model, train, val
         self.cfg = trainer
         self.device = train.device
         self.mixed = bool(trainer.fast)
         self.optimizer = build_optimizer(optimizer_cfg, model)
-        self.scheduler = build_scheduler(self.optimizer, trainer, len(train))
+        self.scheduler = build_scheduler(self.optimizer, trainer, len(train), constant_lr)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=float(trainer.label_smoothing))
         self.checkpoint_path = Path(checkpoint_path)
         self.on_epoch = on_epoch or (lambda row: None)

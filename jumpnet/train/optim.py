@@ -30,10 +30,16 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str, milestones: lis
     raise ValueError(f"trainer.schedule={schedule!r} has no lr factor; choose one of {SCHEDULES}")
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, trainer: DictConfig, steps_per_epoch: int):
+def build_scheduler(optimizer: torch.optim.Optimizer, trainer: DictConfig, steps_per_epoch: int,
+                    constant_lr: bool = False):
     """Stepped once per batch. ``onecycle`` is torch's ``OneCycleLR`` (Smith & Topin): lr rises from
     ``lr/25`` to ``trainer.lr`` over ``trainer.warmup_epochs`` (or the first 30% of training), then anneals by
-    cosine to ``lr/25e4``, while momentum (SGD's, or Adam's beta1) cycles the other way, 0.95 -> 0.85 -> 0.95."""
+    cosine to ``lr/25e4``, while momentum (SGD's, or Adam's beta1) cycles the other way, 0.95 -> 0.85 -> 0.95.
+
+    ``constant_lr``: the optimizer's lr at every step, no warmup and no schedule (``trainer.schedule``,
+    ``epochs`` and ``warmup_epochs`` unread): what timing a training step (``make bench``, ``gpucheck``) wants."""
+    if constant_lr:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     total = int(trainer.epochs) * steps_per_epoch
     warmup = int(trainer.warmup_epochs * steps_per_epoch)
     if trainer.schedule == "onecycle":
