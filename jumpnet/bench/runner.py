@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 
 from jumpnet.config.compose import compose_config
+from jumpnet.config.schema import COMPILE_MODES, STUDY_MODELS
 from jumpnet.data.archive import load_archive
 from jumpnet.data.fast_loader import BatchLoader, channel_stats
 from jumpnet.data.plain_loader import PlainLoader, default_workers
@@ -48,12 +49,10 @@ from jumpnet.models.cost import TRAIN_FLOPS_PER_FORWARD, measure
 from jumpnet.models.factory import build_model
 from jumpnet.paths import CONF_DIR, REPORTS_DIR
 from jumpnet.run.hardware import device_label
-from jumpnet.train.compile import COMPILE_MODES
 from jumpnet.train.loop import Trainer
 from jumpnet.train.memory_format import use_channels_last
 from jumpnet.train.throughput import ImageTimer
 
-DEFAULT_MODELS = ("jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn")
 DEFAULT_OUT = REPORTS_DIR / "bench" / "bench.json"
 # CPU: a few minutes for all models on 2 cores (DenseNet-BC-100 trains ~19 img/s there).
 DEFAULTS = {"cpu": {"steps": 2, "repeats": 3}, "cuda": {"steps": 50, "repeats": 5}}
@@ -210,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    models = args.models or [m for m in DEFAULT_MODELS if (CONF_DIR / "model" / f"{m}.yaml").exists()]
+    models = args.models or [m for m in STUDY_MODELS if (CONF_DIR / "model" / f"{m}.yaml").exists()]
     x, y, source = bench_images(args.steps * args.batch_size, args.archive)
     dev_name = device_label(device, torch.get_num_threads())
     print(f"bench on {dev_name}, {torch.get_num_threads()} threads, batch {args.batch_size}, {args.steps} steps x "
