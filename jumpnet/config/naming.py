@@ -136,8 +136,13 @@ def is_neutral(key: str) -> bool:
     ``hydra.launcher.cpus_per_task``) or an override of one (``+trainer.compile=default``) leaves what a run
     measures unchanged."""
     parts = override_key(key).replace("/", ".").split(".")
-    neutral = {k.replace("/", ".") for k in neutral_keys()}
-    return any(".".join(parts[:n]) in neutral for n in range(1, len(parts) + 1))
+    return any(".".join(parts[:n]) in _neutral_dotted() for n in range(1, len(parts) + 1))
+
+
+@cache
+def _neutral_dotted() -> frozenset[str]:
+    """The neutral keys with groups spelled as keys (``hydra/launcher`` as ``hydra.launcher``)."""
+    return frozenset(k.replace("/", ".") for k in neutral_keys())
 
 
 def override_key(override: str) -> str:

@@ -18,7 +18,7 @@ the three always agree on the arms and their run folders:
 - every other point is a ``run``, with the run folder Hydra will give it.
 
 An arm says why it is left out as data (``kind``, ``reason``, ``duplicate_of``,
-``error``); the sweeper's log and summary, ``plan`` and ``status`` word it.
+``error``); the sweeper's log and summary and ``plan`` word it from those.
 
 Outside a Hydra run (plan, status) ``load_sweep`` composes the sweep exactly
 as ``run.py -m`` does: the same config loader, the same master config and the

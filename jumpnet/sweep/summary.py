@@ -7,8 +7,9 @@ job raised, if anything: ``completed`` (with its test accuracy), ``diverged``
 its traceback is), ``not started`` (what kept it from starting: another
 process holds it, its record cannot be read, its data differs, Hydra could not
 write its folder). Each arm left out of the grid gets a row too, worded from the
-arm's fields (:func:`left_out_row`). Any run that did not complete or diverge ends the sweep with
-:class:`SweepFailed`, one ``error:`` line through ``jumpnet.errors.run_cli``.
+arm's fields (:func:`left_out_row`). Any run that did not complete or diverge
+ends the sweep with :class:`SweepFailed`, one ``error:`` line through
+``jumpnet.errors.run_cli``.
 """
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def summarize(run_dirs: Sequence[Path], failures: dict[Path, BaseException], ski
         lines.append(f"  {status:<11} {score:<16} {run_dir}" + (f" ({why})" if why else ""))
         if status not in FINAL:
             bad.append((run_dir, status))
-    lines += [f"  {'left out':<11} {'':<16} {arm}" for arm in left_out]
+    lines += [f"  {'left out':<11} {'':<16} {row}" for row in left_out]
     tally = ", ".join(f"{n} {s}" for s, n in counts.items())
     log.info(f"Sweep summary: {len(run_dirs)} runs ({tally})"
              + (f", {len(left_out)} arms left out of the grid" if left_out else "")
