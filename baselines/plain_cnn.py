@@ -26,7 +26,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from jumpnet.models.layers import ClassifierHead, ConvBNReLU, scale_width
+from jumpnet.config.schema import HEADS
+from jumpnet.models.layers import ConvBNReLU, scale_width
 from jumpnet.models.network import AblationError, Network
 
 
@@ -54,7 +55,7 @@ class PlainCNN(Network):
             raise AblationError(
                 f"{cls.__name__} has no links, so {asked} means nothing",
                 f"use ablation=full (or head_gap): {cls.__name__} supports only links=true with merge=null, "
-                f"with head in {list(ClassifierHead.HEADS)}")
+                f"with head in {list(HEADS)}")
         return cls.own_merge
 
     def __init__(self, stages: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128)),

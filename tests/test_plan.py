@@ -13,6 +13,7 @@ from jumpnet.sweep import plan
 from jumpnet.sweep.arms import load_sweep
 from jumpnet.sweep.speeds import concurrency_levels, load_figures, pick
 from jumpnet.sweep.status import run_state
+from jumpnet.sweep.summary import left_out_row
 from tests.conftest import ROOT, TINY_DATA, WITH_TEST_CONF
 
 TINY_FLOPS = 3_826_304  # tiny_jumpnet's forward FLOPs per image (python -m jumpnet.describe)
@@ -48,6 +49,30 @@ def test_plan_prices_every_arm_says_why_some_are_left_out_and_creates_nothing(ex
     assert "  tiny_jumpnet-concat-s0: builds the same network as tiny_jumpnet-full-s0\n" in text
     assert "  tiny_resnet_v2-concat-s0: not a valid arm: ResNetV2 cannot merge its links by 'concat'" in text
     assert "Totals: 2 runs (2 to run)." in text and "Estimated time: no measurement for this device" in text
+
+
+def test_an_arm_says_why_it_is_left_out_as_fields_and_each_tool_words_them(exp_dir):
+    _, arms = load_sweep([*GRID, f"paths.experiments_dir={exp_dir}"])
+    (invalid,) = [a for a in arms if a.kind == "invalid"]
+    (duplicate,) = [a for a in arms if a.kind == "duplicate"]
+    level = "data.test_size=128,data.train_size=256,data.val_size=64,data=synthetic,trainer.epochs=2"
+    assert invalid.reason == "ResNetV2 cannot merge its links by 'concat' (ablation.merge=concat)"
+    assert invalid.why == f"not a valid arm: {invalid.error}" and "Fix: set ablation.merge to one of" in invalid.why
+    assert duplicate.duplicate_of == f"{level}/tiny_jumpnet-full-s0" and duplicate.reason is None
+    assert left_out_row(duplicate, "a=b") == "a=b: builds the same network as tiny_jumpnet-full-s0"
+    assert left_out_row(invalid, "x") == f"x: not a valid arm ({invalid.reason})"
+
+
+def test_arms_that_differ_only_in_neutral_keys_are_one_run_in_one_folder(exp_dir):
+    """trainer.compile and runs_per_gpu change speed, not what is measured: the folder and the sweep agree."""
+    _, arms = load_sweep(["model=tiny_jumpnet", *TINY_DATA, "logger=none", "name=p", *WITH_TEST_CONF,
+                          "trainer.compile=false,default", "trainer.runs_per_gpu=1,2", "trainer.epochs=1,2",
+                          f"paths.experiments_dir={exp_dir}"])
+    runs = [a for a in arms if not a.left_out]
+    assert len(arms) == 8 and [a.run_dir.parent.name.split(",")[-1] for a in runs] == ["trainer.epochs=1",
+                                                                                          "trainer.epochs=2"]
+    assert {a.kind for a in arms if a.left_out} == {"duplicate"}
+    assert {a.duplicate_of for a in arms if a.left_out} == {a.name for a in runs}
 
 
 def test_plan_estimates_from_figures_of_the_same_device_and_reads_each_arms_status(exp_dir, tmp_path):

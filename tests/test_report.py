@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 
 from jumpnet.report import Report, build_report
-from jumpnet.report.collect import ordered
+from jumpnet.report.collect import collect, ordered
 from tests.conftest import TINY_DATA, TINY_JUMPNET, run_module, run_py, wandb_records
 
 VARIANTS = ["full", "no_links", "add"]
@@ -192,6 +193,23 @@ def test_cli_writes_the_report_and_refuses_no_completed_runs(sweep: Path, tmp_pa
     proc = run_module("jumpnet.report", [str(empty), "--out", str(tmp_path / "none")], timeout=120)
     assert proc.returncode != 0 and str(empty) in proc.stderr and "no completed runs" in proc.stderr
     assert not (tmp_path / "none").exists()
+
+
+def test_keys_that_leave_what_a_run_measures_unchanged_never_split_an_arm(sweep: Path, tmp_path: Path) -> None:
+    """A seed resumed with another compile mode, runs_per_gpu, thread count or data.root is the same arm (the
+    schema's neutral keys, which run folder names leave out too); another epoch count is not."""
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    (config,) = copy.rglob("jumpnet-add-s1/.hydra/config.yaml")
+    cfg = yaml.safe_load(config.read_text())
+    cfg["trainer"].update(compile="default", runs_per_gpu=2, threads=2)
+    cfg["data"]["root"] = "elsewhere"
+    config.write_text(yaml.safe_dump(cfg))
+    runs = collect([copy])
+    assert runs.setting_columns == [] and not [c for c in runs.config_columns if c.startswith(("trainer.", "data."))]
+    cfg["trainer"]["epochs"] = 3
+    config.write_text(yaml.safe_dump(cfg))
+    assert collect([copy]).setting_columns == ["trainer.epochs"]
 
 
 def test_study_order_comes_first_then_other_names() -> None:

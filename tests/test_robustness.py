@@ -21,6 +21,8 @@ from hydra_plugins.jumpnet_sweeper.valid_grid_sweeper import ValidGridSweeper
 from jumpnet.atomic import WriteError, write_json_atomic
 from jumpnet.config.compose import compose_config
 from jumpnet.data import DataError
+from jumpnet.data.identity import data_identity
+from jumpnet.run.attempts import final_record
 from jumpnet.run.folder import RecordUnreadable
 from jumpnet.run.pipeline import execute
 from tests.conftest import TINY_DATA
@@ -212,6 +214,11 @@ def test_a_folder_made_with_other_data_is_refused_never_skipped_or_resumed(tmp_p
     skip = ValidGridSweeper._done_before                         # the sweeper skips it for A, launches it for B
     assert skip(archive_config(tmp_path, a), run_dir) == "completed"
     assert skip(archive_config(tmp_path, b), run_dir) is None
+    assert skip(archive_config(tmp_path, a, "trainer.overwrite=true"), run_dir) is None
+    id_a, id_b = (data_identity(archive_config(tmp_path, x).data) for x in (a, b))   # what both of them read
+    assert final_record(run_dir, id_a) == done and final_record(run_dir, lambda: id_a) == done
+    with pytest.raises(DataError, match=r"holds a run made with other data"):
+        final_record(run_dir, id_b)
     with pytest.raises(DataError, match=r"holds a run made with other data .* neither resumed nor skipped"):
         execute(archive_config(tmp_path, b), run_dir)             # completed on A: not "already completed" for B
     assert (run_dir / "metrics.json").read_bytes() == before

@@ -5,17 +5,35 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import torch
+from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from jumpnet.config import schema
 from jumpnet.config.compose import compose_config
+from jumpnet.config.naming import folder_excluded_keys, is_neutral, neutral_keys
 from jumpnet.errors import ConfigError
-from jumpnet.models.layers import MERGES, ClassifierHead
+from jumpnet.models.layers import ClassifierHead, merge
+from jumpnet.models.network import Network
 from jumpnet.paths import CONF_DIR
 from jumpnet.run.spec import check_run_config
-from jumpnet.train.optim import SCHEDULES
+from jumpnet.train.compile import compile_mode
+from jumpnet.train.memory_format import use_channels_last
+from jumpnet.train.optim import build_scheduler
 from tests.conftest import TEST_CONF, TINY_DATA, WITH_TEST_CONF
+
+# The keys run folder names leave out. Pinned: adding one renames the folders of every config that overrides it.
+FOLDER_EXCLUDED = {
+    # named elsewhere in the folder's path: the sweep folder, <model>-<ablation label>-s<seed>
+    "experiment", "name", "model", "ablation", "ablation.name", "ablation.links", "ablation.merge", "ablation.head",
+    "ablation.match", "ablation.residual", "seed",
+    # neutral: how or where a run trains, logs and writes, never what it measures
+    "logger", "logger.name", "logger.mode", "logger.project", "logger.entity", "logger.group", "logger.tags",
+    "logger.log_checkpoint", "trainer.device", "trainer.resume", "trainer.overwrite", "trainer.progress",
+    "trainer.threads", "trainer.stall_timeout_s", "trainer.compile", "trainer.runs_per_gpu", "data.archive",
+    "data.root", "data.download", "paths", "paths.experiments_dir", "paths.data_dir", "hydra/launcher",
+    "hydra.launcher.timeout_min", "hydra.launcher.partition", "hydra.sweeper.max_batch_size"}
 
 GROUPS = {"data": schema.DataConf, "ablation": schema.AblationConf, "logger": schema.LoggerConf}
 
@@ -28,10 +46,47 @@ def test_every_option_of_a_schematized_group_is_typed(group):
     assert OmegaConf.get_type(compose_config([]).trainer) is schema.TrainerConf
 
 
-def test_the_enums_are_the_choices_the_code_accepts():
-    assert {m.value for m in schema.Merge} == set(MERGES)
-    assert {h.value for h in schema.Head} == set(ClassifierHead.HEADS)
-    assert {s.value for s in schema.Schedule} == set(SCHEDULES)
+def test_every_choice_the_schema_defines_works_where_it_is_used():
+    """Each closed choice is defined once, in the schema; the code that uses it takes every value it lists."""
+    pair = [torch.ones(1, 2, 4, 4)] * 2
+    assert [tuple(merge(pair, m).shape) for m in schema.MERGES] == [(1, 4, 4, 4), (1, 2, 4, 4)]  # concat, add
+    assert all(ClassifierHead((2, 4, 4), 3, h)(pair[0]).shape == (1, 3) for h in schema.HEADS)
+    for schedule in schema.SCHEDULES:
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
+        build_scheduler(optimizer, compose_config([f"trainer.schedule={schedule}"]).trainer, steps_per_epoch=2)
+        assert 0 < optimizer.param_groups[0]["lr"] <= 0.1, schedule
+    assert [compile_mode(m) for m in schema.COMPILE_MODES] == list(schema.COMPILE_MODES)
+    assert [use_channels_last(c, torch.device("cuda")) for c in schema.CHANNELS_LAST] == [True, True, False]
+    assert all((CONF_DIR / "model" / f"{m}.yaml").exists() for m in schema.STUDY_MODELS)
+    with pytest.raises(ValueError, match=r"unknown merge 'sum'; choose one of \('concat', 'add'\)"):
+        merge(pair, "sum")
+
+
+def test_a_family_that_names_a_choice_the_schema_lacks_fails_when_it_is_defined():
+    with pytest.raises(TypeError, match=r"Summing names \['sum', 'mlp'\]: not among the schema's merges"):
+        class Summing(Network):
+            merges = ("add", "sum")
+            own_head = "mlp"
+
+
+def test_identity_neutral_keys_are_declared_once_and_every_tool_reads_them():
+    """Neutral keys (schema fields marked identity=False, NEUTRAL_KEYS) vs keys the folder names elsewhere."""
+    assert set(folder_excluded_keys()) == FOLDER_EXCLUDED
+    assert {"trainer.compile", "trainer.runs_per_gpu", "data.archive", "logger.mode"} <= set(neutral_keys())
+    for key in ("trainer.compile", "+trainer.runs_per_gpu=2", "logger.tags", "hydra.launcher.cpus_per_task", "paths"):
+        assert is_neutral(key), key
+    for key in ("seed", "model", "model.width_mult", "ablation.merge", "name", "experiment", "trainer.epochs",
+                "trainer.channels_last", "data.val_size", "data", "trainer"):
+        assert not is_neutral(key), key   # part of what a run is, even where its folder names it elsewhere
+
+
+def test_hydra_leaves_the_neutral_and_the_named_keys_out_of_the_folder_name():
+    """``exclude_keys: ${folder_excluded_keys:}`` in conf/config.yaml, resolved by Hydra itself."""
+    overrides = ["trainer.compile=default", "trainer.runs_per_gpu=2", "data.root=elsewhere", "logger=none",
+                 "seed=3", "ablation=add", "trainer.epochs=2", "data.val_size=10"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides, return_hydra_config=True)
+    assert cfg.hydra.job.override_dirname == "data.val_size=10,trainer.epochs=2"
 
 
 @pytest.mark.parametrize("override", ["trainer.epochs=abc", "trainer.epoch=2", "trainer.schedule=cosin",

@@ -14,11 +14,15 @@ LOCAL = ["hydra/launcher=submitit_local", "logger=none", "trainer.threads=1", *T
 
 def test_local_sweep_runs_each_run_as_a_submitit_job(exp_dir):
     out = run_py(["-m", *LOCAL, "trainer.epochs=1", "seed=0,1", "hydra.sweeper.max_batch_size=1",
-                  f"paths.experiments_dir={exp_dir}"], timeout=240)
+                  "trainer.compile=false", f"paths.experiments_dir={exp_dir}"], timeout=240)
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
     runs = find_runs(exp_dir)
     assert sorted(runs) == ["jumpnet-full-s0", "jumpnet-full-s1"]
+    # each job resolved ${folder_excluded_keys:} in its own process: no launcher, logger, threads or compile level
+    levels = {p.parent.parent.name for p in exp_dir.rglob("jumpnet-full-s*/metrics.json")}
+    assert levels == {"data.test_size=128,data.train_size=256,data.val_size=64,data=synthetic,"
+                      "model.groups=[[8,1],[16,1]],model.stem=[4,8],trainer.epochs=1"}
     assert all(r["status"] == "completed" and r["slurm_job_id"] is None for r in runs.values())
     # each job's logs under <sweep>/.submitit/<job id>/
     logs = list((exp_dir / "default" / ".submitit").glob("*/*_0_log.out"))

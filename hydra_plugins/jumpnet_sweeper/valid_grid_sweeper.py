@@ -15,7 +15,8 @@
   stops the sweep before anything runs. The arms come from ``jumpnet.sweep.arms``,
   which ``make plan`` and ``make status`` share.
 - Skips runs whose folder already holds a completed (or diverged) record made
-  with the same data, so re-running a sweep does only the unfinished work
+  with the same data (``jumpnet.run.attempts.final_record``, what the run itself
+  checks before it trains), so re-running a sweep does only the unfinished work
   (interrupted runs resume from their checkpoint inside the job).
 - Always finishes its launch list and prints a summary: a job that raises, even
   outside the run's own error handling (its folder busy or unreadable, a file
@@ -42,12 +43,13 @@ from hydra.core.override_parser.types import Override
 from hydra.core.utils import JobStatus
 from omegaconf import OmegaConf
 
-import jumpnet.config  # noqa: F401 - the ${ablation_label:...} and ${short_dirname:...} resolvers of the run folders
+import jumpnet.config  # noqa: F401 - the resolvers that name run folders (jumpnet/config/naming.py)
 from jumpnet.data.identity import data_identity
-from jumpnet.errors import ConfigError
-from jumpnet.run.folder import RecordUnreadable, RunBusy, read_metrics, run_status, wait_until_free
+from jumpnet.errors import ConfigError, DataError
+from jumpnet.run.attempts import final_record
+from jumpnet.run.folder import FINAL, RecordUnreadable, RunBusy, run_status, wait_until_free
 from jumpnet.sweep.arms import enumerate_arms, grid_jobs
-from jumpnet.sweep.summary import SweepFailed, one_line, summarize
+from jumpnet.sweep.summary import SweepFailed, left_out_row, one_line, summarize
 
 __all__ = ["SweepFailed", "ValidGridSweeper", "ValidGridSweeperConf"]
 
@@ -74,7 +76,7 @@ class ValidGridSweeper(BasicSweeper):
         self.arguments: List[str] = []
         self.run_dirs: List[Path] = []
         self.skipped_done: List[Path] = []
-        self.left_out: List[str] = []                       # "overrides: why", for the summary
+        self.left_out: List[str] = []                       # the summary's rows of arms left out of the grid
         self.job_dirs: Dict[Tuple[str, ...], Path] = {}     # each launched job's run folder
         self.failures: Dict[Path, BaseException] = {}       # what a job raised, by run folder
         self.waited: List[Path] = []                        # runs another process held while this sweep ran
@@ -93,14 +95,12 @@ class ValidGridSweeper(BasicSweeper):
             if arm.kind == "bad_config":  # bad input: stop before any job starts
                 err = arm.error
                 raise type(err)(f"{err.message} (sweep arm: {arm.label})", err.fix) from err
-            if arm.kind == "invalid":
-                log.warning(f"Not a valid arm, left out of the grid: {arm.label} ({arm.reason})")
-                self.left_out.append(f"{compact(arm)}: not a valid arm ({arm.reason.split('. ')[0]})")
-                continue
-            if arm.kind == "duplicate":
-                log.info(f"Left out: {arm.label} {arm.reason}")
-                head, _, same = str(arm.reason).partition(" as ")
-                self.left_out.append(f"{compact(arm)}: {head} as {Path(same).name}")  # that arm's folder name
+            if arm.left_out:
+                if arm.kind == "invalid":
+                    log.warning(f"Not a valid arm, left out of the grid: {arm.label} ({arm.error})")
+                else:
+                    log.info(f"Left out: {arm.label} {arm.why}")
+                self.left_out.append(left_out_row(arm, compact(arm)))
                 continue
             self.run_dirs.append(arm.run_dir)
             done = self._done_before(arm.cfg, arm.run_dir)
@@ -128,14 +128,10 @@ class ValidGridSweeper(BasicSweeper):
         if cfg.trainer.get("overwrite", False):
             return None
         try:
-            record = read_metrics(run_dir) or {}
-        except RecordUnreadable:
+            record = final_record(run_dir, lambda: data_identity(cfg.data))
+        except (RecordUnreadable, DataError):
             return None  # launched: the job refuses it and the summary says why
-        status = record.get("status")
-        if status not in ("completed", "diverged"):
-            return None
-        recorded = record.get("data_id")
-        return status if recorded is None or recorded == data_identity(cfg.data) else None
+        return None if record is None else str(record["status"])
 
     def sweep(self, arguments: List[str]) -> Any:
         """BasicSweeper.sweep, with every job's failure kept for the summary instead of ending the sweep."""
@@ -199,7 +195,7 @@ class ValidGridSweeper(BasicSweeper):
                      f"that process goes on)")
             wait_until_free(run_dir)
             del self.failures[run_dir]
-            if run_status(run_dir) in ("completed", "diverged"):
+            if run_status(run_dir) in FINAL:
                 self.waited.append(run_dir)
             else:
                 again.append(job)

@@ -15,12 +15,12 @@ import torch
 
 import jumpnet.bench
 from jumpnet.bench.output import bench_record, row_line, table, write_outputs
-from jumpnet.bench.settings import DEFAULT_MODELS, DEFAULT_OUT, BenchSettings
+from jumpnet.bench.settings import DEFAULT_OUT, BenchSettings
 from jumpnet.bench.timing import bench_images, bench_model
+from jumpnet.config.schema import COMPILE_MODES, STUDY_MODELS
 from jumpnet.errors import run_cli
 from jumpnet.paths import CONF_DIR
 from jumpnet.run.hardware import device_label
-from jumpnet.train.compile import COMPILE_MODES
 
 
 def parse_args(argv: list[str] | None = None) -> BenchSettings:
@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> BenchSettings:
     p.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides, e.g. model.stem=[4,8]")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON written here; the table beside it as .md")
     args = p.parse_args(argv)
-    models = args.models or [m for m in DEFAULT_MODELS if (CONF_DIR / "model" / f"{m}.yaml").exists()]
+    models = args.models or [m for m in STUDY_MODELS if (CONF_DIR / "model" / f"{m}.yaml").exists()]
     compile_modes = ["default"] if args.compile == [] else args.compile or []  # --compile alone: default
     return BenchSettings.for_device(
         args.device, steps=args.steps, repeats=args.repeats, warmup=args.warmup, batch_size=args.batch_size,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import torch
 
+from jumpnet.config.schema import STUDY_MODELS
 from jumpnet.data.plain_loader import default_workers
 from jumpnet.paths import REPORTS_DIR
 from jumpnet.train.memory_format import use_channels_last
 
-DEFAULT_MODELS = ("jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn")
 DEFAULT_OUT = REPORTS_DIR / "bench" / "bench.json"
 # CPU: a few minutes for all models on 2 cores (DenseNet-BC-100 trains ~19 img/s there).
 DEVICE_DEFAULTS = {"cpu": {"steps": 2, "repeats": 3}, "cuda": {"steps": 50, "repeats": 5}}
@@ -36,7 +36,7 @@ class BenchSettings:
     compile_backend: str = "inductor"     # gpucheck --tiny: aot_eager (graph capture only, no C++ compile)
     channels_last: str = "auto"           # the fast path's memory format, as trainer.channels_last
     overrides: tuple[str, ...] = ()       # extra Hydra overrides for every model
-    models: tuple[str, ...] = DEFAULT_MODELS
+    models: tuple[str, ...] = tuple(STUDY_MODELS)
     archive: str | None = None            # CIFAR ImageFolder tar to take images from; None: synthetic
     out: Path = DEFAULT_OUT               # the JSON; the table beside it as .md
 

@@ -1,4 +1,4 @@
-"""Names derived from values: a run's ablation label and its folder name, as OmegaConf resolvers.
+"""Names derived from values: a run's ablation label, its folder name and the keys that name leaves out.
 
 **Ablation label.** A run's ablation is what its switches say, not what the
 selected file was called: ``ablation=full ablation.merge=add`` trains the
@@ -20,9 +20,20 @@ many were left out, and a hash of the whole name:
 always give the same folder (Hydra sorts them), so runs stay resumable; the
 full list is in the run's ``.hydra/overrides.yaml``.
 
-Both are registered as resolvers when ``jumpnet.config`` is imported (``run.py``, every
+**Keys a folder name leaves out** (``folder_excluded_keys``, Hydra's
+``override_dirname.exclude_keys``) are two sets, both declared in the schema: keys
+*named elsewhere* in the folder's path (``NAMED_IN_FOLDER`` and every ablation
+field: the sweep folder, ``<model>-<ablation label>-s<seed>``), and *neutral* keys
+(:func:`neutral_keys`: ``NEUTRAL_KEYS`` and the fields marked ``identity=False``),
+which change how or where a run trains, never what it measures. The second set
+alone is what the sweeper ignores when it compares two jobs and what the report
+never splits runs by (:func:`is_neutral`); a seed or an ablation field is part of
+a run's identity even though its folder names it elsewhere.
+
+All three are registered as resolvers when ``jumpnet.config`` is imported (``run.py``, every
 tool and the sweeper plugin import it before Hydra composes) and are used in
-``conf/config.yaml``: ``${ablation_label:${ablation}}``, ``${short_dirname:${hydra.job.override_dirname}}``.
+``conf/config.yaml``: ``${ablation_label:${ablation}}``, ``${short_dirname:${hydra.job.override_dirname}}``,
+``${folder_excluded_keys:}``.
 """
 from __future__ import annotations
 
@@ -36,7 +47,7 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from jumpnet.config.schema import AblationConf
+from jumpnet.config.schema import GROUP_SCHEMAS, NAMED_IN_FOLDER, NEUTRAL_KEYS, AblationConf
 from jumpnet.paths import ABLATION_PRESETS_DIR
 
 BASELINE = "full"
@@ -111,7 +122,43 @@ def _short_level(name: str) -> str:
     return f"{prefix}+{len(parts) - len(kept)}more-{digest}"
 
 
+@cache
+def neutral_keys() -> tuple[str, ...]:
+    """Every key that leaves what a run measures unchanged: ``NEUTRAL_KEYS``, each field of a typed group among them
+    (``logger.mode``), and each schema field marked ``identity=False`` (``trainer.compile``)."""
+    fields = [f"{group}.{f.name}" for group, nodes in GROUP_SCHEMAS.items() for node in nodes
+              for f in dataclasses.fields(node) if group in NEUTRAL_KEYS or f.metadata.get("identity") is False]
+    return tuple(dict.fromkeys([*NEUTRAL_KEYS, *fields]))
+
+
+def is_neutral(key: str) -> bool:
+    """Whether a config key (``trainer.compile``, ``hydra/launcher``), a key under a neutral group (``logger.tags``,
+    ``hydra.launcher.cpus_per_task``) or an override of one (``+trainer.compile=default``) leaves what a run
+    measures unchanged."""
+    parts = override_key(key).replace("/", ".").split(".")
+    return any(".".join(parts[:n]) in _neutral_dotted() for n in range(1, len(parts) + 1))
+
+
+@cache
+def _neutral_dotted() -> frozenset[str]:
+    """The neutral keys with groups spelled as keys (``hydra/launcher`` as ``hydra.launcher``)."""
+    return frozenset(k.replace("/", ".") for k in neutral_keys())
+
+
+def override_key(override: str) -> str:
+    """The key (or group) an override sets: ``trainer.compile`` of ``+trainer.compile=default``, as Hydra reads it."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+@cache
+def folder_excluded_keys() -> tuple[str, ...]:
+    """The keys a run folder's override levels leave out: those it names elsewhere, then the neutral ones."""
+    named = [*NAMED_IN_FOLDER, *(f"ablation.{f.name}" for f in dataclasses.fields(AblationConf))]
+    return tuple(dict.fromkeys([*named, *neutral_keys()]))
+
+
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("ablation_label", lambda node: ablation_label(node), replace=True)
     OmegaConf.register_new_resolver("short_dirname", lambda text: short_dirname(text), replace=True)
+    OmegaConf.register_new_resolver("folder_excluded_keys", lambda: list(folder_excluded_keys()), replace=True)
 

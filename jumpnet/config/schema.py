@@ -11,15 +11,25 @@ and strings, such as ``trainer.channels_last: auto|true|false``, which OmegaConf
 checked by :func:`check_fields`. ``model`` stays free-form: each family has its
 own metaparameters, checked against its constructor (``jumpnet.models.factory``).
 
+Every closed choice of the project is defined here, once, and imported wherever
+it is used (the models' merges and heads, the schedules, the compile modes, the
+memory formats, the study's model list). So is which keys leave a run's identity
+unchanged (ablator's "stateless" fields): a field marked ``spec(...,
+identity=False)`` and the keys in :data:`NEUTRAL_KEYS` change how or where a run
+trains, logs and writes, never what it measures. ``jumpnet.config.naming``
+derives from them the keys run folder names leave out, and the sweeper, ``plan``,
+``status`` and the report read that one mark.
+
 To add a field: add it to its dataclass here (type, default, ``spec`` for a
-range or choices) and document it in the yaml that sets it (``conf/config.yaml``
-for trainer). A new group option (``conf/data/svhn.yaml``) starts its defaults
-list with ``- /schema/data@_here_``.
+range, choices or ``identity=False``) and document it in the yaml that sets it
+(``conf/config.yaml`` for trainer). A new group option (``conf/data/svhn.yaml``)
+starts its defaults list with ``- /schema/data@_here_``.
 """
 from __future__ import annotations
 
 import dataclasses
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, List, Optional
@@ -70,13 +80,40 @@ class WandbMode(StrEnum):
     disabled = "disabled"
 
 
+def spelled(choices: Iterable[Any]) -> tuple[str, ...]:
+    """Choices as a config spells them and a message lists them: ``true``/``false`` for bools, an enum's values."""
+    return tuple(str(c).lower() if isinstance(c, bool) else str(c) for c in choices)
+
+
+MERGES = spelled(Merge)           # how a model merges the tensors its links join
+HEADS = spelled(Head)             # the task head: global average pooling or a hidden fully connected layer
+SCHEDULES = spelled(Schedule)     # trainer.schedule
+COMPILE_MODES = ("default", "max-autotune", "reduce-overhead")  # torch.compile's modes (trainer.compile)
+CHANNELS_LAST = ("auto", True, False)                            # trainer.channels_last
+# The study's model families (conf/model/<name>.yaml), in the order tables list them, with the names they print.
+STUDY_MODELS = {"jumpnet": "JumpNet", "resnet_v2": "ResNet v2", "densenet": "DenseNet", "sparsenet": "SparseNet",
+                "plain_cnn": "Plain CNN (floor)"}
+
+# Keys outside the schema's fields that leave what a run measures unchanged: where it runs, logs and writes. A group
+# covers every key under it (``logger`` covers ``logger.mode``); the keys a command line sets are listed as well,
+# because Hydra matches the keys it leaves out of folder names exactly.
+NEUTRAL_KEYS = ("logger", "paths", "paths.data_dir", "paths.experiments_dir", "hydra/launcher",
+                "hydra.launcher.timeout_min", "hydra.launcher.partition", "hydra.sweeper.max_batch_size")
+# Keys that do change what a run is, but that a run folder's path names elsewhere, so its override levels leave
+# them out: the sweep folder (``experiment``, ``name``) and ``<model>-<ablation label>-s<seed>`` (the label says
+# every ablation field).
+NAMED_IN_FOLDER = ("experiment", "name", "model", "ablation", "seed")
+
+
 def spec(default: Any, *, ge: float | None = None, gt: float | None = None, lt: float | None = None,
-         choices: tuple | None = None, why: str = "") -> Any:
-    """A field with a default and the bounds (or, for mixed bool/str fields, the choices) its value must meet."""
-    return field(default=default, metadata={"ge": ge, "gt": gt, "lt": lt, "choices": choices, "why": why})
+         choices: tuple | None = None, identity: bool = True, why: str = "") -> Any:
+    """A field with a default and the bounds (or, for mixed bool/str fields, the choices) its value must meet.
 
-
-COMPILE_MODES = (False, True, "default", "max-autotune", "reduce-overhead")  # true: torch.compile's default
+    ``identity=False``: the field changes how a run trains or where it writes, not what it measures (a sweep resumed
+    with another value continues in the same run folders; the report does not split runs by it).
+    """
+    return field(default=default, metadata={"ge": ge, "gt": gt, "lt": lt, "choices": choices, "identity": identity,
+                                            "why": why})
 
 
 @dataclass
@@ -94,20 +131,20 @@ class TrainerConf:
     warmup_epochs: float = spec(0.0, ge=0)
     label_smoothing: float = spec(0.0, ge=0, lt=1)
     early_stopping: Optional[int] = spec(None, ge=1)
-    device: Device = Device.auto
+    device: Device = spec(Device.auto, identity=False)
     fast: bool = True
-    compile: Any = spec(False, choices=COMPILE_MODES)
-    channels_last: Any = spec("auto", choices=("auto", True, False))
-    resume: bool = True
-    overwrite: bool = False
+    compile: Any = spec(False, choices=(False, True, *COMPILE_MODES), identity=False)  # true: torch's default
+    channels_last: Any = spec("auto", choices=CHANNELS_LAST)
+    resume: bool = spec(True, identity=False)
+    overwrite: bool = spec(False, identity=False)
     deterministic: bool = False
     init_draws: int = spec(1, ge=1)
     init_steps: int = spec(20, ge=1)
     workers: Optional[int] = spec(None, ge=0)
-    threads: Optional[int] = spec(None, ge=1)
-    progress: Progress = Progress.auto
-    stall_timeout_s: Optional[float] = spec(1800.0, gt=0)
-    runs_per_gpu: int = spec(1, ge=1)
+    threads: Optional[int] = spec(None, ge=1, identity=False)
+    progress: Progress = spec(Progress.auto, identity=False)
+    stall_timeout_s: Optional[float] = spec(1800.0, gt=0, identity=False)
+    runs_per_gpu: int = spec(1, ge=1, identity=False)
 
 
 @dataclass
@@ -115,9 +152,10 @@ class DataConf:
     """``data``: a dataset and how it is split and augmented (conf/data/cifar10.yaml documents each field)."""
 
     name: str = MISSING
-    root: str = "data"
-    download: bool = True
-    archive: Optional[str] = None
+    # Where the data is read from, not what it is: a run folder checks what it is by its data_id (jumpnet.data).
+    root: str = spec("data", identity=False)
+    download: bool = spec(True, identity=False)
+    archive: Optional[str] = spec(None, identity=False)
     num_classes: int = spec(10, ge=2)
     image_size: int = spec(32, ge=1)
     val_size: int = spec(5000, ge=0, why="0 selects the last epoch")
@@ -131,7 +169,7 @@ class DataConf:
 class SyntheticDataConf(DataConf):
     """``data=synthetic``: seeded random images, sized by the config."""
 
-    download: bool = False
+    download: bool = spec(False, identity=False)
     train_size: int = spec(512, ge=1)
     test_size: int = spec(256, ge=1)
 
@@ -150,7 +188,7 @@ class AblationConf:
 
 @dataclass
 class LoggerConf:
-    """``logger=none``: no tracker."""
+    """``logger=none``: no tracker. No logger field changes what a run measures: ``logger`` is in NEUTRAL_KEYS."""
 
     name: str = MISSING
 
@@ -172,7 +210,9 @@ SCHEMAS = {"trainer": TrainerConf, "data": DataConf, "synthetic_data": Synthetic
 for _name, _node in SCHEMAS.items():
     ConfigStore.instance().store(group="schema", name=_name, node=_node, provider="jumpnet")
 
-TYPED_GROUPS = ("trainer", "data", "ablation", "logger")
+GROUP_SCHEMAS = {"trainer": (TrainerConf,), "data": (DataConf, SyntheticDataConf), "ablation": (AblationConf,),
+                 "logger": (LoggerConf, WandbLoggerConf)}
+TYPED_GROUPS = tuple(GROUP_SCHEMAS)
 
 
 def _fields(node: Any) -> dict[str, dataclasses.Field]:
@@ -185,8 +225,8 @@ def _check_value(key: str, value: Any, meta: dict) -> None:
     if meta.get("choices") is not None:
         choices = meta["choices"]
         if not any(value is c if isinstance(c, bool) else value == c for c in choices):
-            shown = ", ".join(str(c).lower() if isinstance(c, bool) else c for c in choices)
-            raise ConfigError(f"{key}={value!r} is not one of {shown}{did_you_mean(value, map(str, choices))}")
+            raise ConfigError(f"{key}={value!r} is not one of {', '.join(spelled(choices))}"
+                              f"{did_you_mean(value, map(str, choices))}")
         return
     if value is None or isinstance(value, bool):
         return

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-MERGES = ("concat", "add")
+from jumpnet.config.schema import HEADS, MERGES, Head, Merge
 
 
 def scale_width(width: int, width_mult: float) -> int:
@@ -63,9 +63,9 @@ def merge(tensors: Sequence[torch.Tensor], how: str) -> torch.Tensor:
     """Merge skip-connected tensors by channel concatenation or elementwise sum."""
     if len(tensors) == 1:
         return tensors[0]
-    if how == "concat":
+    if how == Merge.concat:
         return torch.cat(list(tensors), dim=1)
-    if how == "add":
+    if how == Merge.add:
         out = tensors[0]
         for t in tensors[1:]:
             out = out + t
@@ -89,16 +89,14 @@ class ClassifierHead(nn.Module):
     ReLU and dropout, then the linear classifier (LeNet/VGG style).
     """
 
-    HEADS = ("gap", "fc")
-
     def __init__(self, feature_shape: Sequence[int], num_classes: int, head: str = "gap",
                  hidden: int = 256, dropout: float = 0.5):
         super().__init__()
-        if head not in self.HEADS:
-            raise ValueError(f"unknown head {head!r}; choose one of {self.HEADS}")
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
         channels, height, width = feature_shape
         self.head = head
-        if head == "gap":
+        if head == Head.gap:
             self.layers = nn.Sequential(GlobalAvgPool(), nn.Flatten(), nn.Linear(channels, num_classes))
         else:
             self.layers = nn.Sequential(

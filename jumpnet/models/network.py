@@ -18,8 +18,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from jumpnet.config.schema import HEADS, MERGES
 from jumpnet.errors import AblationError
-from jumpnet.models.layers import MERGES, ClassifierHead, he_init
+from jumpnet.models.layers import ClassifierHead, he_init
 
 __all__ = ["AblationError", "Network"]
 
@@ -35,12 +36,21 @@ class Network(nn.Module):
     residual_removes: ClassVar[str | None] = None
     own_head: ClassVar[str] = "gap"
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        """A family's merges and head are choices the schema defines (jumpnet/config/schema.py): a typo there fails
+        when the family is defined, not when an arm happens to ask for it."""
+        super().__init_subclass__(**kwargs)
+        unknown = [m for m in cls.merges if m not in MERGES] + [h for h in (cls.own_head,) if h not in HEADS]
+        if unknown:
+            raise TypeError(f"{cls.__name__} names {unknown}: not among the schema's merges {list(MERGES)} "
+                            f"or heads {list(HEADS)}")
+
     @classmethod
     def resolve_head(cls, head: str | None) -> str:
         """The task head an ablation asks for (null: the model's own)."""
         head = cls.own_head if head is None else head
-        if head not in ClassifierHead.HEADS:
-            raise AblationError(f"ablation.head={head!r} is unknown; choose one of {list(ClassifierHead.HEADS)} "
+        if head not in HEADS:
+            raise AblationError(f"ablation.head={head!r} is unknown; choose one of {list(HEADS)} "
                                 f"or null for the model's own ({cls.own_head!r})")
         return head
 

@@ -15,19 +15,17 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from jumpnet.config.naming import ablation_label
+from jumpnet.config.naming import ablation_label, is_neutral
+from jumpnet.config.schema import STUDY_MODELS
 from jumpnet.run.folder import RecordUnreadable, read_metrics
 
 METRICS = "metrics.json"
 MARKERS = ("metrics.json", "checkpoint.pt", ".hydra")
-MODEL_ORDER = ["jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn"]
 VARIANT_ORDER = ["full", "no_links", "no_links_matched", "no_links_matched_macs", "add", "add_matched",
                  "add_matched_macs", "concat", "no_residual", "no_shortcuts", "head_fc", "head_gap"]
-# Config keys that say where or how a run was launched, not what it measured.
-IGNORED_PREFIXES = ("paths.", "logger.", "hydra.")
-IGNORED_KEYS = {"name", "model.name", "ablation.name", "trainer.device", "trainer.resume", "trainer.overwrite",
-                "trainer.progress", "trainer.threads", "trainer.stall_timeout_s", "data.root", "data.download",
-                "model.width_mult"}
+# Config keys a run's own columns show (model, ablation, width) or that name the sweep; the keys that say where or how
+# a run was launched, not what it measured, are the schema's neutral ones (jumpnet.config.naming.is_neutral).
+SHOWN_ELSEWHERE = {"name", "model.name", "ablation.name", "model.width_mult"}
 
 
 @dataclass
@@ -125,11 +123,11 @@ def collect(roots: list[str | Path]) -> Runs:
     runs = pd.DataFrame(rows, columns=["run_dir", "model", "ablation", "seed", "status"] if not rows else None)
     cfg = pd.DataFrame(configs, index=runs.index)
     keep = [c for c in cfg.columns
-            if not c.startswith(IGNORED_PREFIXES) and c not in IGNORED_KEYS and c not in runs.columns]
+            if not is_neutral(c) and c not in SHOWN_ELSEWHERE and c not in runs.columns]
     varying = [c for c in keep if cfg[c].map(str).nunique() > 1]
     runs = pd.concat([runs, cfg[varying]], axis=1)
     runs["width"] = _widths(cfg, runs)
-    runs["model"] = ordered(runs["model"], MODEL_ORDER)
+    runs["model"] = ordered(runs["model"], list(STUDY_MODELS))
     runs["ablation"] = _variant_labels(runs, [c for c in varying if c.startswith("ablation.")])
     runs = runs.assign(**_data_columns(cfg, runs))
     setting = _setting_columns(runs, [c for c in varying if not c.startswith("ablation.")])

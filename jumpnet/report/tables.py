@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from jumpnet.config.schema import STUDY_MODELS
 from jumpnet.report.comparisons import count_note
 
 TEST_NAME = "Welch's t-test"
 
-MODEL_LABELS = {"jumpnet": "JumpNet", "resnet_v2": "ResNet v2", "densenet": "DenseNet", "sparsenet": "SparseNet",
-                "plain_cnn": "Plain CNN (floor)"}
 DATA_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "synthetic": "synthetic data"}
 # pdflatex-safe spellings of the few non-ASCII characters the tables use.
 LATEX_TEXT = {"±": r"$\pm$", "×": r"$\times$", "Δ": r"$\Delta$", "—": "---", "–": "--", "−": "$-$", "≥": r"$\geq$"}
@@ -60,7 +59,7 @@ def latex_escape(text: str) -> str:
 
 
 def model_label(name: object) -> str:
-    return MODEL_LABELS.get(str(name), str(name))
+    return STUDY_MODELS.get(str(name), str(name))
 
 
 def pm(mean: float, std: float) -> str:

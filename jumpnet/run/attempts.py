@@ -1,7 +1,8 @@
 """A run folder's earlier attempts: skip a finished one, resume an interrupted one, refuse one made with other data.
 
 What ``jumpnet.run.pipeline.execute`` decides before it trains: a completed or
-diverged run (made with this data) is kept as it is; a failed or interrupted
+diverged run made with this data (:func:`final_record`, which the sweeper reads
+too, to skip it without launching it) is kept as it is; a failed or interrupted
 attempt's record moves to ``previous/<time>/`` and the run resumes from its
 checkpoint (a damaged checkpoint is set aside and training restarts, saying
 so), on any data when it saved no checkpoint (a first command that failed
@@ -14,18 +15,18 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from jumpnet.data import DataError
-from jumpnet.run.folder import CHECKPOINT, ERROR, METRICS, read_metrics
+from jumpnet.run.folder import CHECKPOINT, ERROR, FINAL, METRICS, read_metrics
 from jumpnet.run.tracking import WANDB_ID
 from jumpnet.train.checkpoint import load_checkpoint, load_or_set_aside
 
 log = logging.getLogger(__name__)
-FINAL = ("completed", "diverged")
 HYDRA_ONLY = (".hydra",)  # what Hydra puts in a run folder before the run starts (besides its *.log)
 
 
@@ -75,12 +76,31 @@ def archive_previous(run_dir: Path, with_checkpoint: bool) -> None:
     log.info(f"Earlier attempt's record moved to {dest}")
 
 
-def skip_if_final(cfg: DictConfig, run_dir: Path, data_id: str) -> dict | None:
-    """The record of a completed or diverged run made with this data (kept as is), else None."""
-    record = read_metrics(run_dir)  # RecordUnreadable: a damaged record is never overwritten
-    if record is None or record.get("status") not in FINAL or cfg.trainer.overwrite:
+def final_record(run_dir: Path, data_id: str | Callable[[], str]) -> dict | None:
+    """The record of a completed or diverged run in ``run_dir`` made with this data, else None (no record, or an
+    unfinished one).
+
+    A record that cannot be read raises RecordUnreadable (it is never overwritten), a final one made with other data
+    raises DataError (it is neither skipped nor trained over). ``data_id`` may be a function, called only when a
+    final record names its data: hashing an archive is not free.
+    """
+    record = read_metrics(run_dir)
+    if record is None or record.get("status") not in FINAL:
         return None
-    refuse_other_data(run_dir, record.get("data_id"), data_id, METRICS)
+    if record.get("data_id") is not None:
+        refuse_other_data(run_dir, record["data_id"], data_id() if callable(data_id) else data_id, METRICS)
+    return record
+
+
+def skip_if_final(cfg: DictConfig, run_dir: Path, data_id: str) -> dict | None:
+    """The :func:`final_record` (kept as is, said so), else None; None under ``trainer.overwrite``, which trains
+    it again, but only once its record is known to be readable."""
+    if cfg.trainer.overwrite:
+        read_metrics(run_dir)  # RecordUnreadable: a damaged record is never overwritten
+        return None
+    record = final_record(run_dir, data_id)
+    if record is None:
+        return None
     log.info(f"Already {record['status']}: {run_dir} (test_acc={record.get('test_acc')}); "
              f"kept as is. Pass trainer.overwrite=true to train it again.")
     return record

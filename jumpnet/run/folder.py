@@ -20,7 +20,7 @@ import torch
 from jumpnet.atomic import write_json_atomic
 from jumpnet.errors import JumpnetError
 
-__all__ = ["CHECKPOINT", "ERROR", "LOCK", "METRICS", "RecordUnreadable", "RunBusy", "checkpoint_progress",
+__all__ = ["CHECKPOINT", "ERROR", "FINAL", "LOCK", "METRICS", "RecordUnreadable", "RunBusy", "checkpoint_progress",
            "lock_holder",
            "lock_run", "read_metrics", "run_status", "wait_until_free", "write_json_atomic"]
 
@@ -28,6 +28,7 @@ METRICS = "metrics.json"
 CHECKPOINT = "checkpoint.pt"
 ERROR = "error.txt"
 LOCK = ".lock"
+FINAL = ("completed", "diverged")  # outcomes: a run with such a record is done (divergence is a result)
 
 
 class RecordUnreadable(JumpnetError):

@@ -10,10 +10,15 @@ the three always agree on the arms and their run folders:
   whose own merge is concat is its ``full`` arm; ResNet v2's ``no_shortcuts`` is
   its ``no_links``; a matched arm whose solved width is the raw arm's) is left out
   as ``duplicate``: the class, its integer widths (``model.width_mult`` and any
-  ``ablation.match`` solved, once per distinct arm) and the resolved switches;
+  ``ablation.match`` solved, once per distinct arm) and the resolved switches,
+  with every other override but the neutral ones (``trainer.compile=default`` and
+  ``false`` train the same run, in the same folder: ``jumpnet.config.naming``);
 - a point whose config is bad (``trainer.epochs=0``) is ``bad_config``: the
   sweeper refuses the whole sweep before any job starts; plan and status show it;
 - every other point is a ``run``, with the run folder Hydra will give it.
+
+An arm says why it is left out as data (``kind``, ``reason``, ``duplicate_of``,
+``error``); the sweeper's log and summary and ``plan`` word it from those.
 
 Outside a Hydra run (plan, status) ``load_sweep`` composes the sweep exactly
 as ``run.py -m`` does: the same config loader, the same master config and the
@@ -35,6 +40,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from jumpnet.config.naming import is_neutral
 from jumpnet.errors import AblationError, ConfigError, JumpnetError
 from jumpnet.models.factory import resolve_model
 from jumpnet.paths import CONF_DIR
@@ -44,11 +50,12 @@ from jumpnet.run.spec import check_run_config
 @dataclass
 class Arm:
     overrides: list[str]
-    kind: str                    # run | invalid | duplicate | bad_config
+    kind: str                         # run | invalid | duplicate | bad_config
     cfg: DictConfig | None = None
-    reason: str | None = None    # why an arm is left out (None for a run)
-    run_dir: Path | None = None  # where a run trains
-    error: Exception | None = None  # a bad_config arm's error, which the sweeper raises
+    reason: str | None = None         # invalid, bad_config: what is wrong, in the error's words (its message, no fix)
+    run_dir: Path | None = None       # where a run trains
+    error: JumpnetError | None = None  # invalid, bad_config: the error (its fix; the sweeper raises a bad_config's)
+    duplicate_of: str | None = None   # duplicate: the folder (``name``) of the earlier arm that builds the same network
 
     @property
     def label(self) -> str:
@@ -68,14 +75,17 @@ class Arm:
 
     @property
     def why(self) -> str:
-        """Why the arm is left out, in a few words."""
-        return {"invalid": f"not a valid arm: {self.reason}", "bad_config": f"bad config: {self.reason}"}.get(
-            self.kind, self.reason or "")
+        """Why the arm is left out, in full: the error with its fix, or the arm it duplicates ("" for a run)."""
+        if self.kind == "duplicate":
+            return f"builds the same network as {self.duplicate_of}"
+        return {"invalid": f"not a valid arm: {self.error}", "bad_config": f"bad config: {self.error}"}.get(
+            self.kind, "")
 
 
 def network_key(cfg: DictConfig, job: Sequence[str], solved: dict[str, str] | None = None) -> tuple:
-    """What makes two jobs train the same thing: every override but the model's and the ablation's, plus the
-    network they build (``ModelSpec.network_key``: class, integer widths, resolved switches).
+    """What makes two jobs train the same thing: every override but the model's, the ablation's and the neutral
+    ones (``jumpnet.config.naming.is_neutral``), plus the network they build (``ModelSpec.network_key``: class,
+    integer widths, resolved switches).
 
     ``solved`` caches the network per model x ablation x data shape, so a matched arm's width is solved once
     per sweep, not once per seed.
@@ -87,7 +97,8 @@ def network_key(cfg: DictConfig, job: Sequence[str], solved: dict[str, str] | No
     solved = {} if solved is None else solved
     if key not in solved:
         solved[key] = resolve_model(cfg).network_key()
-    rest = tuple(sorted(o for o in job if not o.startswith(("ablation=", "ablation.", "model=", "model."))))
+    rest = tuple(sorted(o for o in job
+                        if not o.startswith(("ablation=", "ablation.", "model=", "model.")) and not is_neutral(o)))
     return rest + (solved[key],)
 
 
@@ -102,14 +113,14 @@ def enumerate_arms(jobs: Sequence[Sequence[str]], load: Callable[[list[str]], Di
         try:
             check_run_config(cfg)
         except AblationError as err:
-            arms.append(Arm(job, "invalid", cfg, str(err)))
+            arms.append(Arm(job, "invalid", cfg, err.message, error=err))
             continue
         except JumpnetError as err:
-            arms.append(Arm(job, "bad_config", cfg, str(err), error=err))
+            arms.append(Arm(job, "bad_config", cfg, err.message, error=err))
             continue
         key = network_key(cfg, job, solved)
         if key in networks:
-            arms.append(Arm(job, "duplicate", cfg, f"builds the same network as {networks[key]}"))
+            arms.append(Arm(job, "duplicate", cfg, duplicate_of=networks[key]))
             continue
         arm = Arm(job, "run", cfg, run_dir=Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir))
         networks[key] = arm.name

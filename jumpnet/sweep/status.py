@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from jumpnet.paths import CONF_DIR
 from jumpnet.run.folder import (
     CHECKPOINT,
+    FINAL,
     METRICS,
     RecordUnreadable,
     checkpoint_progress,
@@ -40,7 +41,7 @@ def run_state(run_dir: Path) -> dict:
         record = read_metrics(run_dir) or {}
     except RecordUnreadable:  # status "unreadable": the table shows it, the file is left alone
         record = {}
-    progress = checkpoint_progress(run_dir) if status not in ("completed", "diverged") else None
+    progress = checkpoint_progress(run_dir) if status not in FINAL else None
     if holder:
         status = "running"
     done = record.get("epochs")

@@ -6,8 +6,10 @@ job raised, if anything: ``completed`` (with its test accuracy), ``diverged``
 (with the reason: divergence is an outcome), ``failed`` (the error, and where
 its traceback is), ``not started`` (what kept it from starting: another
 process holds it, its record cannot be read, its data differs, Hydra could not
-write its folder). Any run that did not complete or diverge ends the sweep with
-:class:`SweepFailed`, one ``error:`` line through ``jumpnet.errors.run_cli``.
+write its folder). Each arm left out of the grid gets a row too, worded from the
+arm's fields (:func:`left_out_row`). Any run that did not complete or diverge
+ends the sweep with :class:`SweepFailed`, one ``error:`` line through
+``jumpnet.errors.run_cli``.
 """
 from __future__ import annotations
 
@@ -17,10 +19,10 @@ from pathlib import Path
 
 from jumpnet.atomic import WriteError
 from jumpnet.errors import JumpnetError, SweepError
-from jumpnet.run.folder import RecordUnreadable, read_metrics, run_status
+from jumpnet.run.folder import FINAL, RecordUnreadable, read_metrics, run_status
+from jumpnet.sweep.arms import Arm
 
 log = logging.getLogger(__name__)
-OUTCOMES = ("completed", "diverged")
 
 
 class SweepFailed(SweepError):
@@ -31,6 +33,14 @@ def one_line(err: BaseException) -> str:
     """An error as one line: its type and message (a project error's fix is said once, at the end of the sweep)."""
     text = " ".join(str(err.message if isinstance(err, JumpnetError) else err).split())
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def left_out_row(arm: Arm, shown: str) -> str:
+    """``<shown>: <why, in a few words>`` for an arm left out of the grid (``shown``: the overrides that tell it
+    apart); the arm it duplicates is named by its folder's last part, ``tiny_jumpnet-full-s0``."""
+    if arm.kind == "duplicate":
+        return f"{shown}: builds the same network as {Path(str(arm.duplicate_of)).name}"
+    return f"{shown}: not a valid arm ({arm.reason})"
 
 
 def outcome(run_dir: Path, err: BaseException | None, skipped: bool, waited: bool) -> tuple[str, str, float | None]:
@@ -68,9 +78,9 @@ def summarize(run_dirs: Sequence[Path], failures: dict[Path, BaseException], ski
         counts[status] = counts.get(status, 0) + 1
         score = "" if acc is None else f"test_acc={acc:.4f}"
         lines.append(f"  {status:<11} {score:<16} {run_dir}" + (f" ({why})" if why else ""))
-        if status not in OUTCOMES:
+        if status not in FINAL:
             bad.append((run_dir, status))
-    lines += [f"  {'left out':<11} {'':<16} {arm}" for arm in left_out]
+    lines += [f"  {'left out':<11} {'':<16} {row}" for row in left_out]
     tally = ", ".join(f"{n} {s}" for s, n in counts.items())
     log.info(f"Sweep summary: {len(run_dirs)} runs ({tally})"
              + (f", {len(left_out)} arms left out of the grid" if left_out else "")

@@ -18,10 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from jumpnet.config.schema import COMPILE_MODES, spelled
 from jumpnet.errors import ConfigError
-
-COMPILE_MODES = ("default", "max-autotune", "reduce-overhead")
-CHOICES = ("false", *COMPILE_MODES)
 
 
 def compile_mode(setting: Any) -> str | None:
@@ -32,7 +30,8 @@ def compile_mode(setting: Any) -> str | None:
         return "default"
     if setting in COMPILE_MODES:
         return str(setting)
-    raise ConfigError(f"trainer.compile={setting!r} is unknown", f"choose one of {', '.join(CHOICES)}")
+    raise ConfigError(f"trainer.compile={setting!r} is unknown",
+                      f"choose one of {', '.join(spelled((False, *COMPILE_MODES)))}")
 
 
 def compile_model(model: nn.Module, mode: str | None, backend: str = "inductor") -> Callable[..., torch.Tensor]:

@@ -21,9 +21,10 @@ import os
 import torch
 from torch import nn
 
+from jumpnet.config.schema import CHANNELS_LAST, spelled
+
 log = logging.getLogger(__name__)
 
-CHOICES = ("auto", "true", "false")
 REPRO = "tools/onednn_avx2_repro.py"
 ISA_CAPS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")  # oneDNN's own cap on its kernels (DNNL_: older name)
 AVX512_ISAS = ("AVX512", "AVX10", "ALL")                # cap values that still allow the AVX-512 kernels
@@ -32,7 +33,7 @@ AVX512_ISAS = ("AVX512", "AVX10", "ALL")                # cap values that still 
 def parse_setting(value: object) -> str:
     """``auto``/``true``/``false`` from a config value (YAML gives bools for true/false)."""
     text = str(value).lower()
-    if text not in CHOICES:
+    if text not in spelled(CHANNELS_LAST):
         raise ValueError(f"trainer.channels_last={value!r} is unknown; choose auto (channels_last on CUDA and "
                          f"AVX-512 CPUs, contiguous on other CPUs), true or false")
     return text

@@ -7,9 +7,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from jumpnet.config.schema import Schedule
+from jumpnet.config.schema import SCHEDULES, Schedule
 
-SCHEDULES = tuple(s.value for s in Schedule)
 ONECYCLE_RISE = 0.3  # OneCycleLR's default pct_start: the share of training spent rising to the peak lr
 
 
@@ -23,9 +22,9 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str, milestones: lis
     if step < warmup:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
-    if schedule == "cosine":
+    if schedule == Schedule.cosine:
         return 0.5 * (1 + math.cos(math.pi * progress))
-    if schedule == "step":
+    if schedule == Schedule.step:
         return gamma ** sum(progress >= m for m in milestones)
     raise ValueError(f"trainer.schedule={schedule!r} has no lr factor; choose one of {SCHEDULES}")
 
@@ -42,7 +41,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, trainer: DictConfig, steps
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     total = int(trainer.epochs) * steps_per_epoch
     warmup = int(trainer.warmup_epochs * steps_per_epoch)
-    if trainer.schedule == "onecycle":
+    if trainer.schedule == Schedule.onecycle:
         rise = warmup / total if warmup else ONECYCLE_RISE
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=float(trainer.lr), total_steps=max(2, total),
                                                    pct_start=min(rise, 0.99), anneal_strategy="cos",
