@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from jumpnet.bench.__main__ import parse_args
-from jumpnet.bench.settings import DEFAULT_MODELS, BenchSettings
+from jumpnet.bench.settings import BenchSettings
 from jumpnet.bench.timing import bench_images, make_trainer
 from jumpnet.config.compose import compose_config
+from jumpnet.config.schema import STUDY_MODELS
 from jumpnet.data.fast_loader import BatchLoader
 from jumpnet.models.factory import build_model
 from jumpnet.train.optim import build_optimizer, build_scheduler
@@ -69,7 +70,7 @@ def test_the_command_line_builds_frozen_settings_with_the_device_defaults(tmp_pa
     cpu = parse_args(["--device", "cpu", "--compile", "--override", *TINY_JUMPNET, "--out", str(tmp_path / "b.json")])
     assert isinstance(cpu, BenchSettings) and cpu.device == "cpu" and (cpu.steps, cpu.repeats) == (2, 3)
     assert cpu.compile == ("default",) and cpu.overrides == tuple(TINY_JUMPNET) and cpu.out == tmp_path / "b.json"
-    assert cpu.models == DEFAULT_MODELS and cpu.warmup == 1 and cpu.batch_size == 128
+    assert cpu.models == tuple(STUDY_MODELS) and cpu.warmup == 1 and cpu.batch_size == 128
     assert cpu.compile_backend == "inductor" and cpu.channels_last == "auto" and cpu.workers is None
     cuda = parse_args(["--device", "cuda", "--steps", "7", "--compile", "max-autotune", "reduce-overhead"])
     assert (cuda.steps, cuda.repeats) == (7, 5) and cuda.compile == ("max-autotune", "reduce-overhead")
