@@ -53,17 +53,17 @@ log = logging.getLogger(__name__)
 def train_and_test(spec: RunSpec, run_dir: Path, published: Published, resume: dict | None = None) -> RunRecord:
     """The run's steps in order; each returns what it found, and ``published`` merges it into the record."""
     cfg, seed = spec.cfg, spec.seed
-    hardware = claim_device(spec)
-    published.publish(hardware)
+    claimed = claim_device(spec)
+    published.publish(claimed)
     log_solve(spec.model.solve)
     seed_everything(seed)
     splits = load_data(spec)
     published.publish(DataFacts(splits))
     model = spec.model.build()
     published.publish(measure_model(model, spec))
-    model, channels_last = place(model, spec, hardware.device)
+    model, channels_last = place(model, spec, claimed.device)
     published.publish(channels_last=channels_last)
-    train, val, test = make_loaders(splits, cfg.data, cfg.trainer, seed, hardware.device,
+    train, val, test = make_loaders(splits, cfg.data, cfg.trainer, seed, claimed.device,
                                     channels_last=channels_last)
     lottery = init_lottery(model, spec.model.build, train, cfg.trainer, cfg.optimizer, seed, run_dir,
                            resume is not None)

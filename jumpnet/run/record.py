@@ -1,7 +1,7 @@
 """The run record (``metrics.json``) as a type: every SPEC key and every extra key a report reads, in one place.
 
 A ``RunRecord`` is frozen. The pipeline's steps return what they found (``ModelFacts``, ``DataFacts``,
-``Fitted``, ``Tested``, ...), each of which knows its own keys (``fields``); ``Published.publish`` merges one
+``Fitted``, ``FinalTest``, ...), each of which knows its own keys (``fields``); ``Published.publish`` merges one
 into the latest record and publishes the new one. The main thread is the only writer; the stall watchdog's
 thread and the failure path read the latest record and build their own from it (``stalled``, ``ended``).
 A key whose step has not run is left out of ``metrics.json`` (``ABSENT``), as a dict filled step by step
@@ -131,7 +131,7 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
-class Hardware:
+class DeviceFacts:
     """Where the run trains: the device and its name, the CPU threads."""
 
     device: torch.device
@@ -181,7 +181,7 @@ class Fitted:
 
 
 @dataclass(frozen=True)
-class Tested:
+class FinalTest:
     """The test split, measured once with the selected weights; a non-finite loss means diverged."""
 
     test_loss: float

@@ -25,7 +25,7 @@ from jumpnet.models.cost import measure
 from jumpnet.models.matching import WidthSolve
 from jumpnet.run.folder import CHECKPOINT, ERROR, METRICS
 from jumpnet.run.provenance import set_determinism
-from jumpnet.run.record import Hardware, ModelFacts, Published, Tested, stalled
+from jumpnet.run.record import DeviceFacts, FinalTest, ModelFacts, Published, stalled
 from jumpnet.run.spec import RunSpec, resolve_device
 from jumpnet.run.tracking import NullTracker, make_tracker, run_name
 from jumpnet.train.loop import Trainer
@@ -42,13 +42,13 @@ def set_threads(threads: int | None) -> None:
     torch.set_num_threads(int(threads) if threads else default)
 
 
-def claim_device(spec: RunSpec) -> Hardware:
+def claim_device(spec: RunSpec) -> DeviceFacts:
     """The device (a GPU slot is claimed here, where the job runs), its CPU threads and determinism."""
     t = spec.cfg.trainer
     device = resolve_device(t.device, int(t.get("runs_per_gpu", 1)))
     set_threads(t.threads)
     set_determinism(bool(t.deterministic), bool(t.fast))
-    return Hardware(device, torch.get_num_threads())
+    return DeviceFacts(device, torch.get_num_threads())
 
 
 def log_solve(solve: WidthSolve) -> None:
@@ -112,11 +112,11 @@ def make_trainer(spec: RunSpec, model: nn.Module, train: Loader, val: Loader | N
     return trainer
 
 
-def run_test(trainer: Trainer, loader: Loader, images: int, best_epoch: int) -> Tested:
+def run_test(trainer: Trainer, loader: Loader, images: int, best_epoch: int) -> FinalTest:
     """The test split, once, with the selected weights."""
     loss, acc = trainer.evaluate(loader)
     log.info(f"Test ({images} images, weights of epoch {best_epoch}): acc {acc:.4f} loss {loss:.4f}")
-    result = Tested(test_loss=loss, test_acc=acc)
+    result = FinalTest(test_loss=loss, test_acc=acc)
     if result.diverged:
         log.error(f"Diverged: test loss {loss}")
     return result
