@@ -8,7 +8,7 @@ import torch
 
 from jumpnet.config.compose import compose_config
 from jumpnet.models.cost import count_params
-from jumpnet.models.factory import build_model, check_config
+from jumpnet.models.factory import build_model, check_model
 from jumpnet.models.network import AblationError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -51,7 +51,7 @@ def test_variant_builds_and_runs_or_is_rejected(model: str, ablation: str) -> No
     cfg = config(model, ablation)
     if ablation in REJECTS[model]:
         with pytest.raises(AblationError) as err:
-            check_config(cfg)  # rejected before any layer is built
+            check_model(cfg)  # rejected before any layer is built
         for words in REJECTS[model][ablation]:
             assert words in str(err.value)
         with pytest.raises(AblationError):

@@ -8,7 +8,7 @@ from hydra.errors import ConfigCompositionException
 from jumpnet.config.compose import compose_config
 from jumpnet.describe import describe
 from jumpnet.errors import ConfigError
-from jumpnet.models.factory import check_config, resolve_model
+from jumpnet.models.factory import check_model, resolve_model
 from jumpnet.models.matching import TOLERANCE, budget, solve_width
 from jumpnet.models.network import AblationError
 from jumpnet.run.pipeline import execute
@@ -74,10 +74,10 @@ MATCHED = [(m, v, "params") for m in ("jumpnet", "densenet", "sparsenet") for v 
 def test_matched_variants_land_within_two_percent_of_full(model: str, variant: str, match: str) -> None:
     preset = f"{variant}_matched" + ("_macs" if match == "macs" else "")
     s = spec(f"model={model}", f"ablation={preset}")
-    assert s.match.match == match and s.match.target == COUNTS[model][match == "macs"]
-    assert 1 - TOLERANCE <= s.match.ratio <= 1 + TOLERANCE and s.match.gap is None
-    assert budget(s.build, match, 32) == s.match.value  # the solved width is what gets built
-    assert s.arch["width_mult"] == s.match.width_mult
+    assert s.solve.match == match and s.solve.target == COUNTS[model][match == "macs"]
+    assert 1 - TOLERANCE <= s.solve.ratio <= 1 + TOLERANCE and s.solve.gap is None
+    assert budget(s.build, match, 32) == s.solve.value  # the solved width is what gets built
+    assert s.arch["width_mult"] == s.solve.width_mult
 
 
 def test_matched_record_reaches_metrics_before_data_is_read(tmp_path) -> None:
@@ -115,9 +115,9 @@ def test_describe_shows_the_width_and_the_solve() -> None:
 
 def test_bad_width_or_match_is_rejected_naming_the_value() -> None:
     with pytest.raises(ConfigError, match=r"model.width_mult=0.0 must be a positive number"):
-        check_config(compose_config(["model.width_mult=0"]))
+        check_model(compose_config(["model.width_mult=0"]))
     with pytest.raises(ConfigError, match=r"model.width_mult='wide' must be a positive number"):
-        check_config(compose_config(["model.width_mult=wide"]))
+        check_model(compose_config(["model.width_mult=wide"]))
     with pytest.raises(ConfigCompositionException) as err:  # the schema's enum: before anything is built
         compose_config(["ablation.match=flops"])
     assert "expected one of [params, macs]" in str(err.value.__cause__)
@@ -143,4 +143,4 @@ def test_residual_switch_removes_jumpnets_block_adds_and_means_no_links_in_resne
     assert resnet["no_links"] == resnet["no_residual"] == resnet["no_shortcuts"] != resnet["full"]
     for model in ("densenet", "sparsenet", "plain_cnn"):
         with pytest.raises(AblationError, match=r"identity add|residual=false"):
-            check_config(compose_config([f"model={model}", "ablation=no_shortcuts"]))
+            check_model(compose_config([f"model={model}", "ablation=no_shortcuts"]))

@@ -1,20 +1,21 @@
 """Builds a model from the composed config: the one place configs become modules.
 
-``resolve_model`` turns a config into a ``ModelSpec`` (class, arguments, and for a
-matched arm the solved width) without reading data; ``build_model`` builds it.
+``check_model`` checks a config's model and ablation once and turns it into a ``ModelSpec``
+(class, arguments); ``solve_match`` solves a matched arm's width; ``resolve_model`` is both,
+for tools; ``ModelSpec.build`` (or ``build_model``) builds it. Nothing here reads data.
 """
 from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from jumpnet.errors import ConfigError, JumpnetError, did_you_mean
-from jumpnet.models.matching import MATCHES, Match, match_width
+from jumpnet.models.matching import WidthSolve, match_width
 from jumpnet.models.network import Network
 
 # Constructor arguments the run supplies, never the model config.
@@ -36,7 +37,7 @@ def model_class(cfg: DictConfig) -> type[Network]:
 def ablation_kwargs(cfg: DictConfig) -> dict:
     """The ablation switches every model constructor takes (plain strings, not the schema's enums).
 
-    ``ablation.match`` is the factory's own (``resolve_model``), not a constructor argument.
+    ``ablation.match`` is the factory's own (``solve_match``), not a constructor argument.
     """
     ab = cfg.ablation
     def plain(v):
@@ -74,26 +75,6 @@ def check_arch_keys(cls: type[Network], arch: dict) -> None:
                               f"{cls.__name__} takes {', '.join(known)}")
 
 
-def check_config(cfg: DictConfig) -> None:
-    """Reject bad metaparameters or a model/ablation combination before any data is read or layer built."""
-    cls = model_class(cfg)
-    cls.check_ablation(**ablation_kwargs(cfg))
-    arch = arch_kwargs(cfg)
-    if not 0 < arch["width_mult"] < float("inf"):
-        raise ConfigError(f"model.width_mult={arch['width_mult']} must be a positive number",
-                          "1.0 builds the published widths; 0.5 halves them")
-    match = cfg.ablation.get("match")
-    if match is not None and match not in MATCHES:
-        raise ConfigError(f"ablation.match={match!r} is unknown", "choose null (no matching), params or macs")
-    check_arch_keys(cls, arch)
-    try:
-        cls.check_arch(**arch)
-    except JumpnetError:
-        raise
-    except ValueError as err:  # the models' own checks name the field (model.groups[1]=...)
-        raise ConfigError(f"model={cfg.model.name}: {err}") from err
-
-
 def instantiate_model(target: str, name: str, arch: dict, data: dict, ablation: dict) -> Network:
     """Build one model; a constructor's own ValueError becomes a one-line ConfigError naming the model."""
     try:
@@ -109,22 +90,30 @@ def instantiate_model(target: str, name: str, arch: dict, data: dict, ablation: 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What a config builds: the class, its arguments (for a matched arm at the solved width), the match."""
+    """What a config builds: the class, its arguments (for a matched arm at the solved width), the width solve."""
 
     target: str
     name: str
     cls: type[Network]
     arch: dict                # cfg.model fields; width_mult is the width the model is built at
-    ablation: dict
+    ablation: dict            # the switches (plain strings): links, merge, head, residual
     data: dict
-    match: Match = field(default_factory=Match)
+    solve: WidthSolve = field(default_factory=WidthSolve)
 
     def build(self) -> Network:
         return instantiate_model(self.target, self.name, self.arch, self.data, self.ablation)
 
-    def widths(self) -> dict:
-        """The integer widths the model is built with (``width_mult`` applied)."""
-        return self.cls.scaled_widths(**self.arch)
+    def build_at(self, width_mult: float, ablation: dict) -> Network:
+        """The same model at another width, with other switches (the matched-width solve builds on ``meta``)."""
+        return instantiate_model(self.target, self.name, {**self.arch, "width_mult": width_mult}, self.data, ablation)
+
+    def widths(self, width_mult: float | None = None) -> dict:
+        """The integer widths the model is built with (``width_mult`` applied), or would be at ``width_mult``."""
+        return self.cls.scaled_widths(**(self.arch if width_mult is None else {**self.arch, "width_mult": width_mult}))
+
+    def key(self) -> str:
+        """Equal keys are equal configs: the cache key of a width solve (which reads nothing else)."""
+        return json.dumps([self.target, self.arch, self.ablation, self.data], sort_keys=True, default=str)
 
     def network_key(self) -> str:
         """Equal keys build equal networks: the class, its integer widths and the resolved ablation."""
@@ -134,23 +123,56 @@ class ModelSpec:
 
     def record(self) -> dict:
         """What ``metrics.json`` and ``describe`` say about the width: the integer widths built, the match."""
-        return {"widths": self.widths(), **self.match.record()}
+        return {"widths": self.widths(), **self.solve.record()}
+
+
+def check_model(cfg: DictConfig) -> ModelSpec:
+    """The model checks, once: the class, the model x ablation combination, the width and every ``model.*`` key.
+
+    Returns the spec at the configured width; a matched arm's width is solved by :func:`solve_match`. Run before
+    any data is read or layer built. (``ablation.match`` is a closed choice of the schema, checked when composed.)
+    """
+    cls = model_class(cfg)
+    ablation = ablation_kwargs(cfg)
+    cls.check_ablation(**ablation)
+    arch = arch_kwargs(cfg)
+    if not 0 < arch["width_mult"] < float("inf"):
+        raise ConfigError(f"model.width_mult={arch['width_mult']} must be a positive number",
+                          "1.0 builds the published widths; 0.5 halves them")
+    check_arch_keys(cls, arch)
+    try:
+        cls.check_arch(**arch)
+    except JumpnetError:
+        raise
+    except ValueError as err:  # the models' own checks name the field (model.groups[1]=...)
+        raise ConfigError(f"model={cfg.model.name}: {err}") from err
+    return ModelSpec(cfg.model._target_, cfg.model.get("name", cfg.model._target_), cls, arch, ablation,
+                     data_kwargs(cfg), WidthSolve(width_mult=arch["width_mult"]))
+
+
+def solve_match(spec: ModelSpec, match: str | None, solved: dict[str, ModelSpec] | None = None) -> ModelSpec:
+    """``spec`` at the width ``ablation.match`` asks for (itself when null); checks nothing (:func:`check_model` did).
+
+    ``solved`` caches the outcome by config (model x ablation x data), so a sweep solves each matched arm once.
+    """
+    if match is None:
+        return spec
+    key = json.dumps([spec.key(), match])
+    if solved is not None and key in solved:
+        return solved[key]
+    width = spec.arch["width_mult"]
+    solve = match_width(match, spec.build_at, spec.widths, width, spec.ablation, spec.data["image_size"])
+    out = replace(spec, arch={**spec.arch, "width_mult": solve.width_mult}, solve=solve)
+    if solved is not None:
+        solved[key] = out
+    return out
 
 
 def resolve_model(cfg: DictConfig) -> ModelSpec:
-    """Check the config and, for ``ablation.match``, solve the variant's width; reads no data, builds no weights."""
-    check_config(cfg)
-    cls, arch, ablation, data = model_class(cfg), arch_kwargs(cfg), ablation_kwargs(cfg), data_kwargs(cfg)
-    target, name = cfg.model._target_, cfg.model.get("name", cfg.model._target_)
-
-    def build_at(width: float, switches: dict) -> Network:
-        return instantiate_model(target, name, {**arch, "width_mult": width}, data, switches)
-
+    """The model checks and, for ``ablation.match``, the width solve (reads no data, builds no weights): what
+    ``describe`` and the tools need. A run gets its spec from ``jumpnet.run.spec.resolve_run`` instead."""
     match = cfg.ablation.get("match")
-    solved = match_width(None if match is None else str(match), build_at,
-                         lambda w: cls.scaled_widths(**{**arch, "width_mult": w}), arch["width_mult"], ablation,
-                         data["image_size"])
-    return ModelSpec(target, name, cls, {**arch, "width_mult": solved.width_mult}, ablation, data, solved)
+    return solve_match(check_model(cfg), None if match is None else str(match))
 
 
 def build_model(cfg: DictConfig) -> Network:

@@ -23,7 +23,6 @@ import torch
 
 from jumpnet.models.cost import count_params, forward_flops
 
-MATCHES = ("params", "macs")
 TOLERANCE = 0.02          # |ratio - 1| a matched arm must reach
 FULL = {"links": True, "merge": None, "head": None, "residual": True}  # the reference arm: ablation=full
 RANGE = 64.0              # search widths within 64x of the configured one
@@ -32,8 +31,9 @@ PRECISION = 1e-4          # bisect until the bracket's ends are this close (rela
 
 
 @dataclass(frozen=True)
-class Match:
-    """The outcome of a solve: what was matched, to what, at which width, how closely."""
+class WidthSolve:
+    """The width a model is built at and, for a matched arm, how it was solved: what was matched, to what,
+    how closely. (The choice itself, ``ablation.match``, is the schema's ``Match`` enum, checked when composed.)"""
 
     match: str | None = None
     target: int | None = None       # the full arm's params (or MACs) at the configured width_mult
@@ -56,7 +56,8 @@ class Match:
 
 
 def budget(build: Callable[[], torch.nn.Module], what: str, image_size: int, in_chans: int = 3) -> int:
-    """Parameters, or multiply-adds for one image (``forward_flops`` / 2), of a model built on ``meta``."""
+    """Parameters (``what="params"``), or multiply-adds for one image (``forward_flops`` / 2), of a model built on
+    ``meta``."""
     if what == "params":
         with torch.device("meta"):
             return count_params(build())
@@ -105,16 +106,14 @@ def tidy(width_mult: float, widths: Callable[[float], dict]) -> float:
 
 
 def match_width(match: str | None, build_at: Callable[[float, dict], torch.nn.Module],
-                widths: Callable[[float], dict], width_mult: float, ablation: dict, image_size: int) -> Match:
-    """Solve ``ablation``'s width so its ``match`` budget equals ``full``'s at ``width_mult``.
+                widths: Callable[[float], dict], width_mult: float, ablation: dict, image_size: int) -> WidthSolve:
+    """Solve ``ablation``'s width so its ``match`` budget (``params`` or ``macs``) equals ``full``'s at ``width_mult``.
 
     ``build_at(width, ablation)`` builds the model; ``widths(width)`` gives the integer widths a width builds, so
-    a width already counted is never built again.
+    a width already counted is never built again. ``match`` was checked when the config was composed (the schema).
     """
     if match is None:
-        return Match(width_mult=width_mult)
-    if match not in MATCHES:
-        raise ValueError(f"ablation.match={match!r} is unknown; choose null, params or macs")
+        return WidthSolve(width_mult=width_mult)
     target = budget(lambda: build_at(width_mult, FULL), match, image_size)
     seen: dict[str, int] = {}
 
@@ -125,4 +124,4 @@ def match_width(match: str | None, build_at: Callable[[float, dict], torch.nn.Mo
         return seen[key]
 
     solved, value = solve_width(cost, target, width_mult)
-    return Match(match, target, tidy(solved, widths), value, value / target)
+    return WidthSolve(match, target, tidy(solved, widths), value, value / target)

@@ -10,151 +10,78 @@ the epochs its checkpoint holds; a non-finite loss or weights end it as
 made for a config that fails the checks is removed again), and the data is part
 of the run's identity (``data_id``, ``jumpnet.data.identity``): a folder made
 with other data is refused, never resumed or skipped.
+
+The config is checked once (``jumpnet.run.spec.resolve_run``: a typed ``RunSpec``); the record is a
+typed ``RunRecord`` (``jumpnet.run.record``) that each step's result is merged into, and that the stall
+watchdog reads but never changes; the steps themselves are in ``jumpnet.run.steps``.
 """
 from __future__ import annotations
 
 import logging
-import math
-import os
-import random
 import socket
 import time
 import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from jumpnet.atomic import write_json_atomic, write_text_atomic
-from jumpnet.config.naming import ablation_label
-from jumpnet.data import load_arrays, make_splits
 from jumpnet.data.identity import data_identity
 from jumpnet.data.loaders import make_loaders
 from jumpnet.errors import JumpnetError
-from jumpnet.models.cost import measure
-from jumpnet.models.factory import resolve_model
 from jumpnet.run.attempts import prepare_attempt, remove_unstarted_folder, saved_progress, skip_if_final
-from jumpnet.run.folder import CHECKPOINT, ERROR, METRICS, lock_run
-from jumpnet.run.provenance import provenance, set_determinism
-from jumpnet.run.spec import check_run_config, resolve_device
-from jumpnet.run.tracking import make_tracker, run_name
-from jumpnet.train.loop import Trainer
+from jumpnet.run.folder import ERROR, METRICS, lock_run
+from jumpnet.run.record import DataFacts, Fitted, Published, RunRecord, cluster_job, ended
+from jumpnet.run.spec import RunSpec, resolve_run
+from jumpnet.run.steps import (
+    claim_device,
+    load_data,
+    log_solve,
+    make_trainer,
+    measure_model,
+    place,
+    run_test,
+    seed_everything,
+    tracking,
+    watchdog,
+)
 from jumpnet.train.lottery import init_lottery
-from jumpnet.train.memory_format import memory_format_for
-from jumpnet.train.watchdog import StallWatchdog
 
 log = logging.getLogger(__name__)
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def set_threads(threads: int | None) -> None:
-    """``trainer.threads``, else ``OMP_NUM_THREADS`` when set, else every core this process may use."""
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    default = int(env) if env.isdigit() and int(env) > 0 else len(os.sched_getaffinity(0))
-    torch.set_num_threads(int(threads) if threads else default)
-
-
-def device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-
-
-def cluster_job() -> dict:
-    """The SLURM job this run is in (``123_4`` for an array task) and how often SLURM requeued it."""
-    env = os.environ
-    if "SLURM_JOB_ID" not in env:
-        return {"slurm_job_id": None, "requeued": 0}
-    array = "SLURM_ARRAY_JOB_ID" in env and "SLURM_ARRAY_TASK_ID" in env
-    job = f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}" if array else env["SLURM_JOB_ID"]
-    return {"slurm_job_id": job, "requeued": int(env.get("SLURM_RESTART_COUNT") or 0)}
-
-
-def base_record(cfg: DictConfig, data_id: str | None = None) -> dict:
-    """Every SPEC key, null until measured, plus the config facts a report needs."""
-    keys = ("params", "flops", "macs", "feature_map", "size_mb", "test_acc", "test_loss", "best_val_acc",
-            "train_time_s", "throughput", "device")
-    def plain(v):
-        return (None if v is None else str(v))  # the schema's enums as the strings they stand for
-    return {"model": cfg.model.name, "ablation": ablation_label(cfg.ablation), "seed": int(cfg.seed),
-            "status": "running", **dict.fromkeys(keys), "epochs": 0, **provenance(), "history": [],
-            "experiment": cfg.name, "data": cfg.data.name, "data_archive": cfg.data.get("archive"), "data_id": data_id,
-            "links": bool(cfg.ablation.links), "merge": plain(cfg.ablation.merge),
-            "head": plain(cfg.ablation.get("head")),
-            "residual": bool(cfg.ablation.get("residual", True)), "width_mult": float(cfg.model.get("width_mult", 1.0)),
-            "match": plain(cfg.ablation.get("match")), "match_target": None, "match_width_mult": None,
-            "match_ratio": None, "match_gap": None, "deterministic": bool(cfg.trainer.get("deterministic", False)),
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"), **cluster_job()}
-
-
-def train_and_test(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | None = None) -> dict:
-    device = resolve_device(cfg.trainer.device, int(cfg.trainer.get("runs_per_gpu", 1)))
-    set_threads(cfg.trainer.threads)
-    set_determinism(bool(cfg.trainer.deterministic), bool(cfg.trainer.fast))
-    spec = resolve_model(cfg)  # a matched arm's width is solved here, before any data is read
-    record.update(spec.record())
-    if spec.match.match:
-        log.info(f"Matched {spec.match.match}: width_mult {spec.match.width_mult} gives {spec.match.value:,} "
-                 f"vs full's {spec.match.target:,} (ratio {spec.match.ratio:.4f}"
-                 + (f", no width within 2%: gap {spec.match.gap:+.2%})" if spec.match.gap is not None else ")"))
-    seed_everything(int(cfg.seed))
-    record.update(gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
-    splits = make_splits(load_arrays(cfg.data), int(cfg.data.val_size), cfg.data.train_subset, cfg.data.test_subset)
-    record.update(device=device_name(device), splits=splits.sizes(), test_subset_used=splits.test_subset_used)
-    source = f"archive {cfg.data.archive}" if cfg.data.get("archive") else "torchvision/synthetic"
-    log.info(f"Data {cfg.data.name}: {splits.sizes()} ({source})")
-    model = spec.build()
-    record.update(measure(model, int(cfg.data.image_size)), head=model.head_kind)
-    log.info(f"Model {cfg.model.name} ({record['ablation']}): {record['params']:,} params, "
-             f"{record['macs'] / 1e6:.1f}M MACs, features {record['feature_map']}")
-    memory_format = memory_format_for(model, cfg.trainer.channels_last, device)
-    record.update(channels_last=memory_format == torch.channels_last, threads=torch.get_num_threads())
-    model = model.to(device, memory_format=memory_format)
-    train, val, test = make_loaders(splits, cfg.data, cfg.trainer, int(cfg.seed), device,
-                                    channels_last=memory_format == torch.channels_last)
-    record["init_lottery"] = init_lottery(model, spec.build, train, cfg, run_dir, resume is not None)
-    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    tags = [cfg.model.name, record["ablation"], cfg.data.name]
-    name = run_name(run_dir, Path(cfg.paths.experiments_dir) / cfg.name)
-    with make_tracker(cfg.logger, run_dir, config, name=name, tags=tags) as tracker, \
-            StallWatchdog(cfg.trainer.get("stall_timeout_s"), run_dir / ERROR,
-                          lambda msg: record_stall(run_dir, record, msg)):
+def train_and_test(spec: RunSpec, run_dir: Path, published: Published, resume: dict | None = None) -> RunRecord:
+    """The run's steps in order; each returns what it found, and ``published`` merges it into the record."""
+    cfg, seed = spec.cfg, spec.seed
+    claimed = claim_device(spec)
+    published.publish(claimed)
+    log_solve(spec.model.solve)
+    seed_everything(seed)
+    splits = load_data(spec)
+    published.publish(DataFacts(splits))
+    model = spec.model.build()
+    published.publish(measure_model(model, spec))
+    model, channels_last = place(model, spec, claimed.device)
+    published.publish(channels_last=channels_last)
+    train, val, test = make_loaders(splits, cfg.data, cfg.trainer, seed, claimed.device,
+                                    channels_last=channels_last)
+    lottery = init_lottery(model, spec.model.build, train, cfg.trainer, cfg.optimizer, seed, run_dir,
+                           resume is not None)
+    published.publish(init_lottery=lottery)
+    with tracking(spec, run_dir) as tracker, watchdog(spec, run_dir, published):
         def on_epoch(row: dict) -> None:
-            record["epochs"] = row["epoch"]  # the record shows progress should the run stall
+            published.publish(epochs=row["epoch"])  # the record shows progress should the run stall
             tracker.log_epoch(row)
 
-        trainer = Trainer(model, train, val, cfg.trainer, cfg.optimizer, run_dir / CHECKPOINT, on_epoch=on_epoch)
-        trainer.extra_state = {"data_id": record["data_id"]}
+        trainer = make_trainer(spec, model, train, val, run_dir, published.latest().data_id, on_epoch)
         fit = trainer.fit(resume)
-        record.update(status="running" if fit.status == "completed" else fit.status,  # completed once tested
-                      history=fit.history, epochs=len(fit.history), best_val_acc=fit.best_val_acc,
-                      best_epoch=fit.best_epoch, train_time_s=round(fit.train_time_s, 3),
-                      throughput=round(fit.throughput, 2), resumed_from_epoch=fit.resumed_from,
-                      notes=record.get("notes", []) + fit.notes)
+        record = published.publish(Fitted(fit))
         if fit.status == "completed":
-            record["test_loss"], record["test_acc"] = trainer.evaluate(test)  # once, selected weights
-            log.info(f"Test ({len(splits.y_test)} images, weights of epoch {fit.best_epoch}): "
-                     f"acc {record['test_acc']:.4f} loss {record['test_loss']:.4f}")
-            record["status"] = "completed" if math.isfinite(record["test_loss"]) else "diverged"
-            if record["status"] == "diverged":
-                record["notes"].append(f"test loss is {record['test_loss']}")
-                log.error(f"Diverged: test loss {record['test_loss']}")
-            tracker.log_weights(model, {k: record[k] for k in ("model", "ablation", "seed", "best_epoch",
-                                                               "best_val_acc", "test_acc", "params")})
-        tracker.summary(record)
+            record = published.publish(run_test(trainer, test, len(splits.y_test), fit.best_epoch))
+            tracker.log_weights(model, {k: getattr(record, k) for k in ("model", "ablation", "seed", "best_epoch",
+                                                                        "best_val_acc", "test_acc", "params")})
+        tracker.summary(record.to_json())
     return record
-
-
-def record_stall(run_dir: Path, record: dict, message: str) -> None:
-    """The watchdog's last act (on its own thread; the main thread is stuck): the run is failed, reason stalled."""
-    record.update(status="failed", reason="stalled", error=message,
-                  finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    write_json_atomic(run_dir / METRICS, record)
 
 
 def execute(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> float | None:
@@ -165,7 +92,7 @@ def execute(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> float | N
     """
     run_dir = Path(run_dir)
     try:
-        check_run_config(cfg)  # before anything is written; keys the schema does not know fail even for a finished run
+        spec = resolve_run(cfg)  # before anything is written: unknown keys fail even for a finished run
         data_id = data_identity(cfg.data)
     except (JumpnetError, OSError):
         remove_unstarted_folder(run_dir, Path(cfg.paths.experiments_dir))
@@ -180,34 +107,32 @@ def execute(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> float | N
         if done is not None:
             return done.get("best_val_acc")
         resume, note = prepare_attempt(cfg, run_dir, data_id)
-        record = base_record(cfg, data_id)
-        if note:
-            record.update(notes=[note], checkpoint_discarded=note)
-        return attempt(cfg, run_dir, record, resume, multirun)
+        return attempt(spec, run_dir, RunRecord.start(spec, data_id, note), resume, multirun)
 
 
-def attempt(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | None, multirun: bool) -> float | None:
+def attempt(spec: RunSpec, run_dir: Path, record: RunRecord, resume: dict | None, multirun: bool) -> float | None:
     """Train and test under the lock; record the outcome whatever happens (Ctrl-C and a full disk included)."""
     started = time.perf_counter()
+    published = Published(record)
     failure: BaseException | None = None
+    outcome: dict = {}
     try:
-        record = train_and_test(cfg, run_dir, record, resume)
+        train_and_test(spec, run_dir, published, resume)
     except KeyboardInterrupt as err:
-        record.update(status="interrupted", **saved_progress(run_dir))
-        log.warning(f"Interrupted after {record['epochs']} saved epochs; run the same command again to resume")
+        outcome = {"status": "interrupted", **saved_progress(run_dir)}
+        log.warning(f"Interrupted after {outcome['epochs']} saved epochs; run the same command again to resume")
         failure = err
     except Exception as err:  # noqa: BLE001 - any failure of one run is recorded, never lost
         message = err.message if isinstance(err, JumpnetError) else err  # the fix is in error.txt and on screen
-        record.update(status="failed", error=f"{type(err).__name__}: {message}", **saved_progress(run_dir))
+        outcome = {"status": "failed", "error": f"{type(err).__name__}: {message}", **saved_progress(run_dir)}
         try:
             write_text_atomic(run_dir / ERROR, traceback.format_exc())
         except JumpnetError as write_err:
             log.error(f"{write_err}")
         failure = err
-    record["wall_time_s"] = round(time.perf_counter() - started, 3)
-    record["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    record = ended(published.latest(), time.perf_counter() - started, **outcome)
     try:
-        write_json_atomic(run_dir / METRICS, record)
+        write_json_atomic(run_dir / METRICS, record.to_json())
     except JumpnetError as write_err:  # the earlier record is intact; say so, and never hide the first error
         log.error(f"Run record not written: {write_err}")
         if failure is None or isinstance(failure, Exception) and multirun:
@@ -217,5 +142,5 @@ def attempt(cfg: DictConfig, run_dir: Path, record: dict, resume: dict | None, m
             log.error(f"Run failed (traceback in {run_dir / ERROR})")
         raise failure
     if failure is not None:
-        log.error(f"Run failed: {record['error']} (traceback in {run_dir / ERROR})")
-    return record.get("best_val_acc")
+        log.error(f"Run failed: {record.error} (traceback in {run_dir / ERROR})")
+    return record.best_val_acc

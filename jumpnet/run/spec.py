@@ -1,22 +1,46 @@
-"""Reject bad configs before any work starts, with a message naming the value and the fix.
+"""One validation pass: a composed config becomes a typed ``RunSpec``, or an error naming the value and the fix.
 
 Types, single-field ranges and closed choices live in the schema (``jumpnet/config/schema.py``: most
-fail when the config is composed, the rest in :func:`jumpnet.config.schema.check_fields`); this module
-adds what spans several fields, the model's own metaparameters, and what the filesystem decides.
+fail when the config is composed, the rest in :func:`jumpnet.config.schema.check_fields`); the model's own
+metaparameters and the model x ablation combination in :func:`jumpnet.models.factory.check_model`; this
+module adds what spans several fields and what the filesystem decides, and runs the three once, in
+:func:`resolve_run`. Everything downstream (the pipeline, the trainer, the lottery, the sweeper) takes the
+spec or plain values and checks nothing again. The device is a setting here: it is claimed where the job
+runs (``resolve_device``), since the sweeper's machine may have no GPU.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
+from jumpnet.config.naming import ablation_label
 from jumpnet.config.schema import check_fields
 from jumpnet.errors import ConfigError
-from jumpnet.models.factory import check_config as check_model_ablation
+from jumpnet.models.factory import ModelSpec, check_model, solve_match
 from jumpnet.run.gpus import claim_gpu
 
-__all__ = ["ConfigError", "check_run_config", "resolve_device"]
+__all__ = ["ConfigError", "RunSpec", "check_run_config", "resolve_device", "resolve_run"]
+
+
+@dataclass(frozen=True, eq=False)
+class RunSpec:
+    """A checked run: its config, the model it builds (a matched arm's width solved) and its ablation label."""
+
+    cfg: DictConfig       # the composed config, checked; steps read their group (trainer, data, ...) from it
+    model: ModelSpec      # what the run builds, at the solved width
+    label: str            # the ablation label (``jumpnet.config.naming``): folder, record, W&B, report
+
+    @property
+    def seed(self) -> int:
+        return int(self.cfg.seed)
+
+    @property
+    def width_mult(self) -> float:
+        """The configured ``model.width_mult`` (a matched arm is built at ``model.solve.width_mult``)."""
+        return float(self.cfg.model.get("width_mult", 1.0))
 
 
 def _require(ok: bool, message: str, fix: str | None = None) -> None:
@@ -24,10 +48,8 @@ def _require(ok: bool, message: str, fix: str | None = None) -> None:
         raise ConfigError(message, fix)
 
 
-def check_run_config(cfg: DictConfig) -> None:
-    """Everything that can be checked without data: the schema's fields, model x ablation, cross-field rules."""
-    check_fields(cfg)
-    check_model_ablation(cfg)
+def check_cross_fields(cfg: DictConfig) -> None:
+    """What spans several fields, or needs the filesystem: the rules no single field's type can state."""
     t, d = cfg.trainer, cfg.data
     _require(float(t.warmup_epochs) < int(t.epochs),
              f"trainer.warmup_epochs={t.warmup_epochs} leaves nothing of trainer.epochs={t.epochs} to the schedule",
@@ -44,6 +66,28 @@ def check_run_config(cfg: DictConfig) -> None:
              f"data.archive={archive!r} does not exist",
              "point data.archive (or JUMPNET_DATA_ARCHIVE) at a tar of an ImageFolder tree, "
              "or set data.archive=null to use torchvision's dataset")
+
+
+def check_run_config(cfg: DictConfig) -> ModelSpec:
+    """Every check that needs no data, once: the schema's fields, model x ablation, the cross-field rules.
+
+    Returns the model at its configured width (unsolved); :func:`resolve_run` is this plus the width solve.
+    """
+    check_fields(cfg)
+    model = check_model(cfg)
+    check_cross_fields(cfg)
+    return model
+
+
+def resolve_run(cfg: DictConfig, solved: dict[str, ModelSpec] | None = None) -> RunSpec:
+    """The one validation pass: check ``cfg`` and solve a matched arm's width; reads no data, builds no weights.
+
+    ``solved`` caches width solves by model x ablation x data (``factory.solve_match``): a sweep passes one
+    dict for all its arms, so a matched arm is solved once, not once per seed.
+    """
+    model = check_run_config(cfg)
+    match = cfg.ablation.get("match")
+    return RunSpec(cfg, solve_match(model, None if match is None else str(match), solved), ablation_label(cfg.ablation))
 
 
 def resolve_device(setting: str, runs_per_gpu: int = 1) -> torch.device:

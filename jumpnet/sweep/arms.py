@@ -26,7 +26,6 @@ same per-job ``load_sweep_config``.
 """
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,13 +37,13 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from jumpnet.config.naming import is_neutral
 from jumpnet.errors import AblationError, ConfigError, JumpnetError
-from jumpnet.models.factory import resolve_model
+from jumpnet.models.factory import ModelSpec
 from jumpnet.paths import CONF_DIR
-from jumpnet.run.spec import check_run_config
+from jumpnet.run.spec import RunSpec, resolve_run
 
 
 @dataclass
@@ -82,24 +81,13 @@ class Arm:
             self.kind, "")
 
 
-def network_key(cfg: DictConfig, job: Sequence[str], solved: dict[str, str] | None = None) -> tuple:
+def network_key(spec: RunSpec, job: Sequence[str]) -> tuple:
     """What makes two jobs train the same thing: every override but the model's, the ablation's and the neutral
     ones (``jumpnet.config.naming.is_neutral``), plus the network they build (``ModelSpec.network_key``: class,
-    integer widths, resolved switches).
-
-    ``solved`` caches the network per model x ablation x data shape, so a matched arm's width is solved once
-    per sweep, not once per seed.
-    """
-
-    key = json.dumps([OmegaConf.to_container(cfg.model, resolve=True),
-                      OmegaConf.to_container(cfg.ablation, resolve=True, enum_to_str=True),
-                      int(cfg.data.num_classes), int(cfg.data.image_size)], sort_keys=True, default=str)
-    solved = {} if solved is None else solved
-    if key not in solved:
-        solved[key] = resolve_model(cfg).network_key()
+    integer widths, resolved switches)."""
     rest = tuple(sorted(o for o in job
                         if not o.startswith(("ablation=", "ablation.", "model=", "model.")) and not is_neutral(o)))
-    return rest + (solved[key],)
+    return rest + (spec.model.network_key(),)
 
 
 def enumerate_arms(jobs: Sequence[Sequence[str]], load: Callable[[list[str]], DictConfig]) -> list[Arm]:
@@ -107,18 +95,18 @@ def enumerate_arms(jobs: Sequence[Sequence[str]], load: Callable[[list[str]], Di
 
     arms: list[Arm] = []
     networks: dict[tuple, str] = {}
-    solved: dict[str, str] = {}
+    solved: dict[str, ModelSpec] = {}  # a matched arm's width, solved once per model x ablation x data, not per seed
     for job in map(list, jobs):
         cfg = load(job)
         try:
-            check_run_config(cfg)
+            spec = resolve_run(cfg, solved)  # the run's own validation pass, once per arm
         except AblationError as err:
             arms.append(Arm(job, "invalid", cfg, err.message, error=err))
             continue
         except JumpnetError as err:
             arms.append(Arm(job, "bad_config", cfg, err.message, error=err))
             continue
-        key = network_key(cfg, job, solved)
+        key = network_key(spec, job)
         if key in networks:
             arms.append(Arm(job, "duplicate", cfg, duplicate_of=networks[key]))
             continue

@@ -8,8 +8,8 @@ whose mean training loss over those steps was lowest. Training then starts
 from that init with a fresh optimizer. The RNG and the loader's batch order are
 restored afterwards, so the run sees the same batches as without a lottery.
 
-Draw ``i`` is ``torch.manual_seed(draw_seed(seed, i))`` followed by
-``build_model(cfg)``: any draw can be rebuilt from its recorded seed. The
+Draw ``i`` is ``torch.manual_seed(draw_seed(seed, i))`` followed by building
+the run's model (``ModelSpec.build``): any draw can be rebuilt from its recorded seed. The
 draws go to ``init_lottery.json`` in the run folder; a resumed run takes its
 weights from the checkpoint and reports the lottery of its first attempt.
 """
@@ -65,9 +65,7 @@ def short_run_loss(model: nn.Module, loader: BatchLoader, trainer: DictConfig, o
 def run_lottery(model: nn.Module, build: Callable[[], nn.Module], loader: BatchLoader, trainer: DictConfig,
                 optimizer_cfg: DictConfig, seed: int) -> dict:
     """Load the winning init into ``model``; return ``{steps, chosen, draws: [{draw, seed, loss}]}``."""
-    draws, steps = int(trainer.init_draws), int(trainer.get("init_steps", DEFAULT_STEPS))
-    if steps < 1:
-        raise ValueError(f"trainer.init_steps={steps} must be >= 1 when trainer.init_draws={draws} > 1")
+    draws, steps = int(trainer.init_draws), int(trainer.get("init_steps", DEFAULT_STEPS))  # >= 1: the schema
     saved_rng, saved_loader = rng_state(), loader.generator.get_state()
     results, inits = [], []
     for i in range(draws):
@@ -87,15 +85,15 @@ def run_lottery(model: nn.Module, build: Callable[[], nn.Module], loader: BatchL
     return {"steps": steps, "chosen": chosen, "draws": results}
 
 
-def init_lottery(model: nn.Module, build: Callable[[], nn.Module], loader: BatchLoader, cfg: DictConfig,
-                 run_dir: Path, resuming: bool) -> dict | None:
+def init_lottery(model: nn.Module, build: Callable[[], nn.Module], loader: BatchLoader, trainer: DictConfig,
+                 optimizer_cfg: DictConfig, seed: int, run_dir: Path, resuming: bool) -> dict | None:
     """Run the lottery when ``trainer.init_draws > 1`` (not on resume); its record, or None without one."""
     path = Path(run_dir) / LOTTERY
     if resuming:
         return json.loads(path.read_text()) if path.exists() else None
     path.unlink(missing_ok=True)  # a record of an earlier, overwritten attempt
-    if int(cfg.trainer.get("init_draws", 1)) <= 1:
+    if int(trainer.get("init_draws", 1)) <= 1:
         return None
-    record = run_lottery(model, build, loader, cfg.trainer, cfg.optimizer, int(cfg.seed))
+    record = run_lottery(model, build, loader, trainer, optimizer_cfg, seed)
     write_json_atomic(path, record)
     return record

@@ -40,8 +40,10 @@ def heartbeat() -> None:
 class StallWatchdog:
     """``with StallWatchdog(timeout_s, error_file, on_stall):`` guards the block; ``timeout_s`` None/0 disables it.
 
-    ``on_stall(message)`` records the failure (it runs on the watchdog thread while the main thread is
-    stuck); then the process exits with ``STALL_EXIT_CODE``. ``exit`` is replaceable for tests.
+    ``on_stall(message)`` records the failure; then the process exits with ``STALL_EXIT_CODE``. It runs on the
+    watchdog's thread while the main thread is stuck (and may yet move), so it must change nothing the main thread
+    writes: it builds its own record from a snapshot the main thread published (``jumpnet.run.record.Published``).
+    ``exit`` is replaceable for tests.
     """
 
     def __init__(self, timeout_s: float | None, error_file: Path, on_stall: Callable[[str], None],
