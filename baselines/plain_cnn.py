@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from jumpnet.config.schema import HEADS
+from jumpnet.config.choices import HEADS
 from jumpnet.models.layers import ConvBNReLU, scale_width
 from jumpnet.models.network import AblationError, Network
 

@@ -13,8 +13,8 @@ from torch import nn
 from jumpnet.bench.__main__ import parse_args
 from jumpnet.bench.settings import BenchSettings
 from jumpnet.bench.timing import bench_images, make_trainer
+from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.config.compose import compose_config
-from jumpnet.config.schema import STUDY_MODELS
 from jumpnet.data.fast_loader import BatchLoader
 from jumpnet.models.factory import build_model
 from jumpnet.train.optim import build_optimizer, build_scheduler

@@ -28,7 +28,8 @@ from jumpnet.data.loaders import make_loaders
 from jumpnet.data.plain_loader import PlainLoader
 from jumpnet.data.splits import Splits
 from jumpnet.models.factory import build_model
-from jumpnet.train.loop import Trainer, evaluate
+from jumpnet.train.evaluate import evaluate
+from jumpnet.train.loop import Trainer
 from jumpnet.train.memory_format import memory_format_for
 from tests.conftest import TINY_JUMPNET
 

@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from jumpnet.config import schema
+from jumpnet.config import choices, schema
 from jumpnet.config.compose import compose_config
 from jumpnet.config.naming import folder_excluded_keys, is_neutral, neutral_keys
 from jumpnet.errors import ConfigError
@@ -47,17 +47,17 @@ def test_every_option_of_a_schematized_group_is_typed(group):
 
 
 def test_every_choice_the_schema_defines_works_where_it_is_used():
-    """Each closed choice is defined once, in the schema; the code that uses it takes every value it lists."""
+    """Each closed choice is defined once (jumpnet.config.choices); the code that uses it takes every value it lists."""
     pair = [torch.ones(1, 2, 4, 4)] * 2
-    assert [tuple(merge(pair, m).shape) for m in schema.MERGES] == [(1, 4, 4, 4), (1, 2, 4, 4)]  # concat, add
-    assert all(ClassifierHead((2, 4, 4), 3, h)(pair[0]).shape == (1, 3) for h in schema.HEADS)
-    for schedule in schema.SCHEDULES:
+    assert [tuple(merge(pair, m).shape) for m in choices.MERGES] == [(1, 4, 4, 4), (1, 2, 4, 4)]  # concat, add
+    assert all(ClassifierHead((2, 4, 4), 3, h)(pair[0]).shape == (1, 3) for h in choices.HEADS)
+    for schedule in choices.SCHEDULES:
         optimizer = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
         build_scheduler(optimizer, compose_config([f"trainer.schedule={schedule}"]).trainer, steps_per_epoch=2)
         assert 0 < optimizer.param_groups[0]["lr"] <= 0.1, schedule
-    assert [compile_mode(m) for m in schema.COMPILE_MODES] == list(schema.COMPILE_MODES)
-    assert [use_channels_last(c, torch.device("cuda")) for c in schema.CHANNELS_LAST] == [True, True, False]
-    assert all((CONF_DIR / "model" / f"{m}.yaml").exists() for m in schema.STUDY_MODELS)
+    assert [compile_mode(m) for m in choices.COMPILE_MODES] == list(choices.COMPILE_MODES)
+    assert [use_channels_last(c, torch.device("cuda")) for c in choices.CHANNELS_LAST] == [True, True, False]
+    assert all((CONF_DIR / "model" / f"{m}.yaml").exists() for m in choices.STUDY_MODELS)
     with pytest.raises(ValueError, match=r"unknown merge 'sum'; choose one of \('concat', 'add'\)"):
         merge(pair, "sum")
 

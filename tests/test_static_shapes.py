@@ -12,7 +12,7 @@ from jumpnet.data.fast_loader import BatchLoader
 from jumpnet.data.loaders import make_loaders
 from jumpnet.data.splits import Splits
 from jumpnet.models.factory import build_model
-from jumpnet.train.loop import evaluate, pad_batch
+from jumpnet.train.evaluate import evaluate, pad_batch
 from tests.conftest import TINY_JUMPNET
 
 CPU = torch.device("cpu")

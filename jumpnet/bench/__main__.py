@@ -17,7 +17,7 @@ import jumpnet.bench
 from jumpnet.bench.output import bench_record, row_line, table, write_outputs
 from jumpnet.bench.settings import DEFAULT_OUT, BenchSettings
 from jumpnet.bench.timing import bench_images, bench_model
-from jumpnet.config.schema import COMPILE_MODES, STUDY_MODELS
+from jumpnet.config.choices import COMPILE_MODES, STUDY_MODELS
 from jumpnet.errors import run_cli
 from jumpnet.paths import CONF_DIR
 from jumpnet.run.hardware import device_label

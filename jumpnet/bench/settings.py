@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from jumpnet.config.schema import STUDY_MODELS
+from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.data.plain_loader import default_workers
 from jumpnet.paths import REPORTS_DIR
 from jumpnet.train.memory_format import use_channels_last

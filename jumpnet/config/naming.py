@@ -47,7 +47,8 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from jumpnet.config.schema import GROUP_SCHEMAS, NAMED_IN_FOLDER, NEUTRAL_KEYS, AblationConf
+from jumpnet.config.choices import NAMED_IN_FOLDER, NEUTRAL_KEYS
+from jumpnet.config.schema import GROUP_SCHEMAS, AblationConf
 from jumpnet.paths import ABLATION_PRESETS_DIR
 
 BASELINE = "full"

@@ -11,11 +11,10 @@ and strings, such as ``trainer.channels_last: auto|true|false``, which OmegaConf
 checked by :func:`check_fields`. ``model`` stays free-form: each family has its
 own metaparameters, checked against its constructor (``jumpnet.models.factory``).
 
-Every closed choice of the project is defined here, once, and imported wherever
-it is used (the models' merges and heads, the schedules, the compile modes, the
-memory formats, the study's model list). So is which keys leave a run's identity
-unchanged (ablator's "stateless" fields): a field marked ``spec(...,
-identity=False)`` and the keys in :data:`NEUTRAL_KEYS` change how or where a run
+Every closed choice of the project is defined once, in ``jumpnet.config.choices``,
+and imported wherever it is used. Which keys leave a run's identity unchanged
+(ablator's "stateless" fields) is declared here: a field marked ``spec(...,
+identity=False)`` and the keys in ``choices.NEUTRAL_KEYS`` change how or where a run
 trains, logs and writes, never what it measures. ``jumpnet.config.naming``
 derives from them the keys run folder names leave out, and the sweeper, ``plan``,
 ``status`` and the report read that one mark.
@@ -29,80 +28,25 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from jumpnet.config.choices import (
+    CHANNELS_LAST,
+    COMPILE_MODES,
+    Device,
+    Head,
+    Match,
+    Merge,
+    Progress,
+    Schedule,
+    WandbMode,
+    spelled,
+)
 from jumpnet.errors import ConfigError, did_you_mean
-
-
-class Schedule(StrEnum):
-    cosine = "cosine"
-    step = "step"
-    onecycle = "onecycle"
-
-
-class Device(StrEnum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Progress(StrEnum):
-    auto = "auto"   # a bar on a terminal, log lines otherwise
-    bar = "bar"
-    log = "log"
-    none = "none"
-
-
-class Merge(StrEnum):
-    concat = "concat"
-    add = "add"
-
-
-class Head(StrEnum):
-    gap = "gap"
-    fc = "fc"
-
-
-class Match(StrEnum):
-    params = "params"
-    macs = "macs"
-
-
-class WandbMode(StrEnum):
-    offline = "offline"
-    online = "online"
-    disabled = "disabled"
-
-
-def spelled(choices: Iterable[Any]) -> tuple[str, ...]:
-    """Choices as a config spells them and a message lists them: ``true``/``false`` for bools, an enum's values."""
-    return tuple(str(c).lower() if isinstance(c, bool) else str(c) for c in choices)
-
-
-MERGES = spelled(Merge)           # how a model merges the tensors its links join
-HEADS = spelled(Head)             # the task head: global average pooling or a hidden fully connected layer
-SCHEDULES = spelled(Schedule)     # trainer.schedule
-COMPILE_MODES = ("default", "max-autotune", "reduce-overhead")  # torch.compile's modes (trainer.compile)
-CHANNELS_LAST = ("auto", True, False)                            # trainer.channels_last
-# The study's model families (conf/model/<name>.yaml), in the order tables list them, with the names they print.
-STUDY_MODELS = {"jumpnet": "JumpNet", "resnet_v2": "ResNet v2", "densenet": "DenseNet", "sparsenet": "SparseNet",
-                "plain_cnn": "Plain CNN (floor)"}
-
-# Keys outside the schema's fields that leave what a run measures unchanged: where it runs, logs and writes. A group
-# covers every key under it (``logger`` covers ``logger.mode``); the keys a command line sets are listed as well,
-# because Hydra matches the keys it leaves out of folder names exactly.
-NEUTRAL_KEYS = ("logger", "paths", "paths.data_dir", "paths.experiments_dir", "hydra/launcher",
-                "hydra.launcher.timeout_min", "hydra.launcher.partition", "hydra.sweeper.max_batch_size")
-# Keys that do change what a run is, but that a run folder's path names elsewhere, so its override levels leave
-# them out: the sweep folder (``experiment``, ``name``) and ``<model>-<ablation label>-s<seed>`` (the label says
-# every ablation field).
-NAMED_IN_FOLDER = ("experiment", "name", "model", "ablation", "seed")
 
 
 def spec(default: Any, *, ge: float | None = None, gt: float | None = None, lt: float | None = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from jumpnet.bench.settings import BenchSettings
-from jumpnet.config.schema import STUDY_MODELS
+from jumpnet.config.choices import STUDY_MODELS
 
 # Test-sized versions of each family (the same as tests/conf/model/tiny_*.yaml): the real code, seconds on a CPU.
 TINY_MODELS = {

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from jumpnet.config.schema import HEADS, MERGES, Head, Merge
+from jumpnet.config.choices import HEADS, MERGES, Head, Merge
 
 
 def scale_width(width: int, width_mult: float) -> int:

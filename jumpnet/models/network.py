@@ -18,7 +18,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from jumpnet.config.schema import HEADS, MERGES
+from jumpnet.config.choices import HEADS, MERGES
 from jumpnet.errors import AblationError
 from jumpnet.models.layers import ClassifierHead, he_init
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.config.naming import ablation_label, is_neutral
-from jumpnet.config.schema import STUDY_MODELS
 from jumpnet.run.folder import RecordUnreadable, read_metrics
 
 METRICS = "metrics.json"

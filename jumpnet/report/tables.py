@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jumpnet.config.schema import STUDY_MODELS
+from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.report.comparisons import count_note
 
 TEST_NAME = "Welch's t-test"

@@ -55,6 +55,7 @@ class Arm:
     run_dir: Path | None = None       # where a run trains
     error: JumpnetError | None = None  # invalid, bad_config: the error (its fix; the sweeper raises a bad_config's)
     duplicate_of: str | None = None   # duplicate: the folder (``name``) of the earlier arm that builds the same network
+    spec: RunSpec | None = None       # run: its checked spec (the model at its solved width), so no reader checks again
 
     @property
     def label(self) -> str:
@@ -110,7 +111,7 @@ def enumerate_arms(jobs: Sequence[Sequence[str]], load: Callable[[list[str]], Di
         if key in networks:
             arms.append(Arm(job, "duplicate", cfg, duplicate_of=networks[key]))
             continue
-        arm = Arm(job, "run", cfg, run_dir=Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir))
+        arm = Arm(job, "run", cfg, run_dir=Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir), spec=spec)
         networks[key] = arm.name
         arms.append(arm)
     return arms

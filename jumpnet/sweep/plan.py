@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from jumpnet.models.cost import TRAIN_FLOPS_PER_FORWARD, forward_flops
-from jumpnet.models.factory import build_model
+from jumpnet.models.factory import ModelSpec
 from jumpnet.paths import REPORTS_DIR
 from jumpnet.run.hardware import device_label
 from jumpnet.sweep.arms import Arm, load_sweep
@@ -56,15 +56,17 @@ def train_images_per_epoch(train: int, batch_size: int) -> int:
 
 
 class ForwardFlops:
-    """Forward FLOPs per image of each distinct network, built once (seeds share it)."""
+    """Forward FLOPs per image of each distinct network (``ModelSpec.network_key``), counted once: seeds and
+    arms that build the same network share it. The arm's spec was checked (and a matched width solved) when the
+    arms were enumerated, so nothing is checked or solved again here."""
 
     def __init__(self):
         self._cache: dict[str, int] = {}
 
-    def __call__(self, cfg: DictConfig) -> int:
-        key = OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, ["model", "ablation", "data"]))
+    def __call__(self, model: ModelSpec) -> int:
+        key = model.network_key()
         if key not in self._cache:
-            self._cache[key] = forward_flops(lambda: build_model(cfg), int(cfg.data.image_size))
+            self._cache[key] = forward_flops(model.build, int(model.data["image_size"]))
         return self._cache[key]
 
 
@@ -111,7 +113,7 @@ def price_arm(arm: Arm, flops: ForwardFlops, figures: list[Figure], device_name:
     left = 0 if label in ("done", "diverged") else epochs - min(epochs, state["epochs_done"] or 0)
     if label == "to run (overwrite)":
         left = epochs
-    sizes, fwd = split_sizes(cfg.data), flops(cfg)
+    sizes, fwd = split_sizes(cfg.data), flops(arm.spec.model)
     row = {"arm": arm.name, "status": label, "epochs": epochs,
            "PFLOP": None, "est. time": "", "_pflop": 0.0, "_left_pflop": 0.0, "_s": None, "_left_s": None}
     if sizes is None:

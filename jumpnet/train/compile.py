@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from jumpnet.config.schema import COMPILE_MODES, spelled
+from jumpnet.config.choices import COMPILE_MODES, spelled
 from jumpnet.errors import ConfigError
 
 

@@ -21,7 +21,7 @@ import os
 import torch
 from torch import nn
 
-from jumpnet.config.schema import CHANNELS_LAST, spelled
+from jumpnet.config.choices import CHANNELS_LAST, spelled
 
 log = logging.getLogger(__name__)
 

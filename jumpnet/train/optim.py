@@ -7,7 +7,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from jumpnet.config.schema import SCHEDULES, Schedule
+from jumpnet.config.choices import SCHEDULES, Schedule
 
 ONECYCLE_RISE = 0.3  # OneCycleLR's default pct_start: the share of training spent rising to the peak lr
 
