@@ -125,9 +125,10 @@ def test_equal_budget_interpolates_in_log_params_inside_the_measured_range() -> 
     row = table.text.set_index("Params").loc["2K"]
     t = math.log(2000 / 1000) / math.log(4000 / 1000)   # halfway in log-params
     est, low, high, *_ = combined_interval([1 - t, t], [80.0, 90.0], [2.0, 1.0], [3, 3])
-    assert row["a"] == f"{est:.2f} [{low:.2f}, {high:.2f}]"
+    assert row["a"] == f"{est:.2f} [{low:.2f}, {high:.2f}]ⁱ"  # interpolated, and marked so
     t_b = math.log(2000 / 1500) / math.log(6000 / 1500)
-    assert row["b"].startswith(f"{(1 - t_b) * 71.0 + t_b * 76.0:.2f} [")
+    assert row["b"].startswith(f"{(1 - t_b) * 71.0 + t_b * 76.0:.2f} [") and row["b"].endswith("ⁱ")
+    assert "4 cells marked ⁱ are interpolated" in table.caption
     assert table.best.loc[0, "a"]  # 85 vs 72.0: significant after Holm over the two budgets
     narrow = fake_runs([("a", 1.0, "full", 0, "completed", 0.8, 1000), ("a", 2.0, "full", 0, "completed", 0.9, 4000)])
     assert equal_budget(ablation_deltas(narrow), "test data") is None  # one family: nothing to compare

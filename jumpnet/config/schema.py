@@ -149,13 +149,44 @@ class WandbLoggerConf(LoggerConf):
     log_checkpoint: bool = False
 
 
+EQUAL_BUDGET = "equal_budget"  # plan.primary: the equal-budget ranking of the families (Table 3)
+
+
+@dataclass
+class PlanConf:
+    """``plan``: the study's design, read by ``make plan`` (power) and the report (which tests form the primary
+    family). Nothing here changes what a run measures: every field is ``identity=False``."""
+
+    primary: List[str] = field(default_factory=list, metadata={"identity": False})  # model:variant | equal_budget
+    target_delta: float = spec(0.3, gt=0, identity=False, why="percentage points")
+    sigma: float = spec(0.2, gt=0, identity=False, why="percentage points")
+    budgets: List[float] = field(default_factory=list, metadata={"identity": False})
+
+
+def primary_family(entries: Any) -> tuple[list[tuple[str, str]], bool]:
+    """``plan.primary`` read: the (model, variant) comparisons with ``full``, and whether the equal-budget ranking
+    is in the family; a ConfigError naming an entry that is neither ``model:variant`` nor ``equal_budget``."""
+    pairs, ranking = [], False
+    for entry in list(entries or []):
+        text = str(entry)
+        model, _, variant = text.partition(":")
+        if text == EQUAL_BUDGET:
+            ranking = True
+        elif model and variant and ":" not in variant:
+            pairs.append((model, variant))
+        else:
+            raise ConfigError(f"plan.primary entry {text!r} is neither model:variant nor {EQUAL_BUDGET}",
+                              f"e.g. plan.primary=[jumpnet:no_links,jumpnet:add_matched] or [{EQUAL_BUDGET}]")
+    return pairs, ranking
+
+
 SCHEMAS = {"trainer": TrainerConf, "data": DataConf, "synthetic_data": SyntheticDataConf,
-           "ablation": AblationConf, "logger": LoggerConf, "wandb_logger": WandbLoggerConf}
+           "ablation": AblationConf, "logger": LoggerConf, "wandb_logger": WandbLoggerConf, "plan": PlanConf}
 for _name, _node in SCHEMAS.items():
     ConfigStore.instance().store(group="schema", name=_name, node=_node, provider="jumpnet")
 
 GROUP_SCHEMAS = {"trainer": (TrainerConf,), "data": (DataConf, SyntheticDataConf), "ablation": (AblationConf,),
-                 "logger": (LoggerConf, WandbLoggerConf)}
+                 "logger": (LoggerConf, WandbLoggerConf), "plan": (PlanConf,)}
 TYPED_GROUPS = tuple(GROUP_SCHEMAS)
 
 
@@ -194,5 +225,7 @@ def check_fields(cfg: DictConfig) -> None:
                                   "remove it (a leading + adds keys that the schema, jumpnet/config/schema.py, "
                                   "does not know)")
         for name, f in known.items():
-            if f.metadata:
+            if f.metadata and f.default_factory is dataclasses.MISSING:  # a list's marks are identity only
                 _check_value(f"{group}.{name}", node[name], f.metadata)
+    if cfg.get("plan") is not None:
+        primary_family(cfg.plan.get("primary"))

@@ -1,10 +1,11 @@
 """Paper tables and figures from finished runs: ``python -m jumpnet.report DIR [DIR ...] --out reports/NAME``.
 
-Reads every ``metrics.json`` (and ``.hydra/config.yaml``) under the folders,
-writes ``results.csv``, the tables (Markdown and LaTeX: architectures,
-ablations, and accuracy at equal budget where families were measured at
-several widths), four figures (PDF and PNG) and a README that also lists every
-run left out of the tables.
+Reads every ``metrics.json`` (and ``.hydra/config.yaml``, and ``predictions.npz``)
+under the folders, writes ``results.csv``, the tables (Markdown and LaTeX:
+architectures, ablations, and accuracy at equal budget where families were
+measured at several widths), four figures (PDF and PNG) and a README that also
+lists every run left out of the tables, every seed run twice, and every run
+without per-image predictions.
 """
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from jumpnet.report import tables as tbl
 from jumpnet.report.budget import equal_budget
 from jumpnet.report.collect import Runs, collect
 from jumpnet.report.comparisons import ablation_deltas
+from jumpnet.report.families import describe
 from jumpnet.report.figures import build_figures, save_figures
 from jumpnet.report.readme import write_readme
+from jumpnet.report.setup import recipe, tested_images
+from jumpnet.report.units import PerImage, load_predictions
 
 
 @dataclass
@@ -31,6 +35,7 @@ class Report:
     arms: pd.DataFrame  # one row per model x width x setting x variant: comparisons.ablation_deltas
     tables: list[tbl.Table]
     figures: dict[str, Figure]
+    per_image: PerImage  # the completed runs' predictions, and why some have none
 
 
 def build_report(dirs: list[str | Path], out: str | Path) -> Report:
@@ -42,16 +47,20 @@ def build_report(dirs: list[str | Path], out: str | Path) -> Report:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runs.runs.to_csv(out / "results.csv", index=False)
-    arms = ablation_deltas(runs.runs)
-    data = tbl.describe_data(runs.completed)
-    tables = [tbl.architectures(arms, data), tbl.ablations(arms, data), equal_budget(arms, data)]
+    per_image = load_predictions(runs.completed)
+    arms = ablation_deltas(runs.runs, runs.primary, per_image)
+    sizes = {len(p.label) for p in per_image.by_run.values()}
+    setup = recipe(runs.common, tested_images(runs.completed, runs.common, sizes.pop() if len(sizes) == 1 else None))
+    data = tbl.describe_data(runs.completed) + (f"; {setup}" if setup else "")
+    tables = [tbl.architectures(arms, data), tbl.ablations(arms, data, describe(runs.primary)),
+              equal_budget(arms, data, runs.budgets, runs.primary)]
     tables = [t for t in tables if t is not None]
     for table in tables:
         table.write(out)
     figures = build_figures(arms, runs.history)
     save_figures(figures, out)
-    write_readme(out, runs, tables, list(figures), data)
-    return Report(out, runs, arms, tables, figures)
+    write_readme(out, runs, tables, list(figures), data, per_image)
+    return Report(out, runs, arms, tables, figures, per_image)
 
 
 __all__ = ["Report", "build_report"]

@@ -1,12 +1,17 @@
 """Accuracy per budget: each family's ``full`` arm through its widths, and Table 3 at equal budgets.
 
 A family is one model (and setting) measured at several ``model.width_mult``
-budgets. Table 3 reads each family's accuracy at common parameter budgets by
-linear interpolation in log-params between its two neighbouring measured
-budgets, never outside the measured range. The interpolated mean is a weighted
-sum of two independent means, so its interval follows from theirs
-(``stats.combined_interval``: variances add with the squared weights,
-Welch-Satterthwaite degrees of freedom).
+budgets. ``experiment=budget`` trains every family at widths solved by the
+matcher to common parameter budgets (``plan.budgets``), so Table 3 reads
+*measured* runs there: a family's arm whose parameters lie within the matcher's
+2% of a budget is its cell, with the t interval over its seeds. Only where a
+family has no such arm is its cell interpolated, linearly in log-params between
+its two neighbouring measured budgets (never extrapolated), and marked ⁱ: an
+interpolated mean is a weighted sum of two independent means, so its interval
+follows from theirs (``stats.combined_interval``: variances add with the
+squared weights, Welch-Satterthwaite degrees of freedom), but it assumes the
+line between them is exact, which a curved accuracy-vs-log-params relation is
+not. Sweeps that declare no budgets get rows at 1, 2, 3, 5 x 10^k.
 """
 from __future__ import annotations
 
@@ -15,10 +20,13 @@ import math
 import numpy as np
 import pandas as pd
 
+from jumpnet.models.matching import TOLERANCE
+from jumpnet.report.families import EXPLORATORY, ranking_family
 from jumpnet.report.stats import ALPHA, NAN, combined_interval, holm, welch_from_summary
 from jumpnet.report.tables import DASH, Table, model_label, num, seed_note, unit
 
 NICE = (1.0, 2.0, 3.0, 5.0)  # common budgets: 1, 2, 3, 5 x 10^k
+INTERPOLATED = "ⁱ"
 
 
 def family_name(model: object, setting: str) -> str:
@@ -47,6 +55,12 @@ def common_budgets(curves: pd.DataFrame, cost: str = "params") -> list[float]:
     return [b for b in candidates if sum(lo <= b <= hi for lo, hi in ranges) >= 2]
 
 
+def measured_at(curve: pd.DataFrame, budget: float, cost: str = "params") -> pd.Series | None:
+    """The family's arm built at ``budget`` (its cost within the matcher's tolerance), or None."""
+    near = (curve[cost] / budget - 1).abs()
+    return curve.loc[near.idxmin()] if len(curve) and near.min() <= TOLERANCE else None
+
+
 def interpolate(curve: pd.DataFrame, budget: float, cost: str = "params") -> tuple[float, ...] | None:
     """(estimate, low, high, standard error, df) of one family at ``budget``, or None outside its measured range."""
     x = np.log(curve[cost].to_numpy(float))
@@ -60,20 +74,42 @@ def interpolate(curve: pd.DataFrame, budget: float, cost: str = "params") -> tup
     return combined_interval([1 - t, t], list(rows["acc_mean"]), list(rows["acc_std"].fillna(NAN)), list(rows["n"]))
 
 
-def equal_budget(arms: pd.DataFrame, describe_data: str) -> Table | None:
+def at_budget(curve: pd.DataFrame, budget: float) -> tuple[tuple[float, ...] | None, bool]:
+    """A family's cell at ``budget``: its measured arm there (estimate, interval, se, df over its seeds), else the
+    interpolation; and whether it was interpolated."""
+    arm = measured_at(curve, budget)
+    if arm is not None:
+        return combined_interval([1.0], [arm["acc_mean"]], [arm["acc_std"] if pd.notna(arm["acc_std"]) else NAN],
+                                 [int(arm["n"])]), False
+    return interpolate(curve, budget), True
+
+
+def table_budgets(curves: pd.DataFrame, declared: list[float]) -> list[float]:
+    """The declared budgets (``plan.budgets``) inside two or more families' measured ranges, else the common ones."""
+    if declared:
+        ranges = [(g["params"].min() * (1 - TOLERANCE), g["params"].max() * (1 + TOLERANCE))
+                  for _, g in curves.groupby("family", sort=False)]
+        return [b for b in declared if sum(lo <= b <= hi for lo, hi in ranges) >= 2]
+    return common_budgets(curves)
+
+
+def equal_budget(arms: pd.DataFrame, describe_data: str, budgets: list[float] | None = None,
+                 primary: list[str] | None = None) -> Table | None:
     """Table 3: each family's test accuracy at common parameter budgets (None without two families' curves)."""
     curves = family_curves(arms)
-    budgets = common_budgets(curves)
+    budgets = table_budgets(curves, list(budgets or []))
     if not budgets:
         return None
     div, suffix = unit(pd.Series(budgets))
     families = list(dict.fromkeys(curves["family"]))
     text = pd.DataFrame({"Params": [f"{b / div:g}{suffix}" for b in budgets]})
     values: dict[str, list] = {}
+    interpolated = 0
     for family in families:
-        curve = curves[curves["family"] == family]
-        values[family] = [interpolate(curve, b) for b in budgets]
-        text[family] = [DASH if v is None else cell(v) for v in values[family]]
+        cells = [at_budget(curves[curves["family"] == family], b) for b in budgets]
+        values[family] = [v for v, _ in cells]
+        text[family] = [DASH if v is None else cell(v) + (INTERPOLATED if guessed else "") for v, guessed in cells]
+        interpolated += sum(v is not None and guessed for v, guessed in cells)
     best = pd.DataFrame(False, index=text.index, columns=text.columns)
     tests = []
     for row in range(len(budgets)):
@@ -81,15 +117,21 @@ def equal_budget(arms: pd.DataFrame, describe_data: str) -> Table | None:
         if len(measured) >= 2:
             (top, family), (second, _) = measured[0], measured[1]
             tests.append((row, family, welch_from_summary(top[0], top[3], top[4], second[0], second[3], second[4])))
+    family_kind = ranking_family(list(primary or []))
     for (row, family, _), p in zip(tests, holm([p for *_, p in tests])):
-        best.loc[row, family] = bool(p < ALPHA)
+        best.loc[row, family] = bool(p < ALPHA) and family_kind != EXPLORATORY
+    how = (f"{interpolated} cell{'s' if interpolated != 1 else ''} marked {INTERPOLATED} are interpolated linearly "
+           f"in log-params between the family's two nearest measured budgets (never extrapolated; the interval "
+           f"carried through, variances weighted, Welch-Satterthwaite degrees of freedom; it assumes the line "
+           f"between the two is exact)" if interpolated else "no cell is interpolated")
+    claim = ("Bold: the best family at a budget, only where it beats the runner-up (Welch's t-test, Holm-adjusted "
+             f"over the {len(tests)} budgets{': the primary family' if family_kind != 'all' else ''}, p < 0.05)."
+             if family_kind != EXPLORATORY else
+             "The ranking is exploratory here (not in the runs' declared primary family): no bold.")
     caption = (f"Test accuracy (%) at equal parameter budgets on {describe_data}: each family's full variant, "
-               f"measured at several widths (model.width_mult), interpolated linearly in log-params between the two "
-               f"nearest measured budgets, never extrapolated (a dash: outside the family's measured range). "
-               f"Brackets: 95% interval carried through the interpolation (variances weighted, Welch-Satterthwaite "
-               f"degrees of freedom, clipped to [0, 100]; none where the runs did not vary; {seed_note(curves)}). "
-               "Bold: the best family at a budget, only where it beats the runner-up (Welch's t-test on the "
-               "interpolated means, Holm-adjusted over the budgets, p < 0.05).")
+               f"measured at widths (model.width_mult) solved to each budget within {TOLERANCE:.0%} where it was "
+               f"trained there; {how}. A dash: outside the family's measured range. Brackets: 95% t interval over "
+               f"seeds (clipped to [0, 100]; none where the runs did not vary; {seed_note(curves)}). " + claim)
     return Table("equal_budget", text, best, caption)
 
 

@@ -6,8 +6,9 @@ the tables filter to completed runs; the rest are listed in the report.
 """
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ class Runs:
     setting_columns: list[str]  # ... of which vary within one model x variant cell (kept apart in tables)
     # ``width``: each run's model.width_mult (1.0 where a run predates it): the budget, its own column
     dirs: list[Path]
+    common: dict[str, Any] = field(default_factory=dict)  # config values every completed run shares (the recipe)
+    primary: list[str] = field(default_factory=list)       # plan.primary of the runs' presets (their union)
+    budgets: list[float] = field(default_factory=list)     # plan.budgets: the budgets widths were solved for
 
     @property
     def completed(self) -> pd.DataFrame:
@@ -131,12 +135,34 @@ def collect(roots: list[str | Path]) -> Runs:
     runs["ablation"] = _variant_labels(runs, [c for c in varying if c.startswith("ablation.")])
     runs = runs.assign(**_data_columns(cfg, runs))
     setting = _setting_columns(runs, [c for c in varying if not c.startswith("ablation.")])
-    runs["setting"] = runs.apply(lambda r: ", ".join(f"{c}={r[c]}" for c in setting), axis=1) if setting else ""
+    if runs["data_key"].nunique() > 1:  # an arm never mixes data: runs on other data are other arms
+        setting.append("data")
+    runs["setting"] = runs.apply(lambda r: ", ".join(f"{c}={r[_SETTING_VALUE.get(c, c)]}" for c in setting),
+                                 axis=1) if setting else ""
     hist = pd.DataFrame(histories)
     if not hist.empty:
         hist = hist.merge(runs[["run_dir", "model", "width", "ablation", "seed", "status", "setting"]], on="run_dir")
+    common = _common(cfg[runs["status"].eq("completed")])
     runs = runs.sort_values(["model", "width", "ablation", "seed"]).reset_index(drop=True)
-    return Runs(runs, hist, varying, setting, dirs)
+    return Runs(runs, hist, varying, setting, dirs, common=common, primary=_declared(cfg, "plan.primary"),
+                budgets=sorted({float(b) for b in _declared(cfg, "plan.budgets")}))
+
+
+_SETTING_VALUE = {"data": "data_label"}  # setting name -> the column that prints it
+
+
+def _common(cfg: pd.DataFrame) -> dict[str, Any]:
+    """The config values every completed run shares: the recipe a caption states."""
+    return {c: cfg[c].dropna().iloc[0] for c in cfg.columns
+            if cfg[c].notna().any() and cfg[c].dropna().map(str).nunique() == 1}
+
+
+def _declared(cfg: pd.DataFrame, key: str) -> list:
+    """The union of a list-valued config field over the runs (flattened configs hold lists as JSON text)."""
+    found: list = []
+    for text in cfg[key].dropna().unique() if key in cfg else []:
+        found += [v for v in json.loads(text) if v not in found]
+    return found
 
 
 def _widths(cfg: pd.DataFrame, runs: pd.DataFrame) -> pd.Series:
@@ -172,10 +198,49 @@ def _data_columns(cfg: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Series]
     """
     columns = {col: cfg[key] if key in cfg else pd.Series(None, index=cfg.index, dtype=object)
                for col, key in (("data_name", "data.name"), ("data_archive", "data.archive"),
-                                ("data_test_subset", "data.test_subset"))}
+                                ("data_test_subset", "data.test_subset"), ("num_classes", "data.num_classes"))}
     if "data_archive" in runs:
         columns["data_archive"] = runs["data_archive"].where(runs["data_archive"].notna(), None)
+    columns["num_classes"] = pd.to_numeric(columns["num_classes"], errors="coerce").fillna(10)
+    ids = runs["data_id"] if "data_id" in runs else pd.Series(None, index=runs.index, dtype=object)
+    known = {data_key(i, None, None, None) for i in ids if _given(i)}
+    if len(known) == 1:  # a run without a data_id (no record yet, or recorded before them) is on the one data found
+        ids = ids.where(ids.map(_given), next(iter(known)))
+    keys = [data_key(i, n, a, t) for i, n, a, t in
+            zip(ids, columns["data_name"], columns["data_archive"], columns["data_test_subset"])]
+    columns["data_key"] = pd.Series(keys, index=runs.index, dtype=object)
+    columns["data_label"] = pd.Series([data_label(k, a) for k, a in zip(keys, columns["data_archive"])],
+                                      index=runs.index, dtype=object)
     return columns
+
+
+def data_key(data_id: object, name: object, archive: object, test_subset: object) -> str:
+    """What a run was measured on: its ``data_id`` (an archive's SHA-256, a torchvision dataset, what makes the
+    synthetic images; the folder torchvision reads from does not change the images), and its test subset.
+    Runs recorded before ``data_id``: the dataset and archive file named in their config."""
+    if isinstance(data_id, str) and data_id:
+        key = data_id.split(" (torchvision) in ")[0] + " (torchvision)" if " (torchvision) in " in data_id \
+            else data_id
+    else:
+        key = f"{name} ({Path(str(archive)).name})" if _given(archive) else f"{name}"
+    return key + (f", test subset {int(test_subset)}" if _given(test_subset) else "")
+
+
+def data_label(key: str, archive: object) -> str:
+    """A short name for a data key: the archive's file name and its hash's first digits, the torchvision dataset,
+    or ``synthetic`` and a digest of what generates it."""
+    base, _, subset = key.partition(", test subset ")
+    if base.startswith("sha256:"):
+        name = (Path(str(archive)).name if _given(archive) else "archive") + f"@{base[7:15]}"
+    elif base.endswith(" (torchvision)"):
+        name = base
+    else:
+        name = base.split(":")[0].split(" (")[0] + "@" + hashlib.sha256(base.encode()).hexdigest()[:8]
+    return name + (f" (test subset {subset})" if subset else "")
+
+
+def _given(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value)) and str(value) not in ("", "None")
 
 
 def _setting_columns(runs: pd.DataFrame, varying: list[str]) -> list[str]:

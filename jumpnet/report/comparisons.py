@@ -1,43 +1,53 @@
 """Per-arm summaries over seeds, each variant's difference from its ``full`` arm, and the bold rule.
 
-An arm is one model x width x setting x variant. Every run found counts: the
-completed ones give the accuracy, the others (diverged, failed, unfinished) are
-counted beside it, so an arm that lost seeds says so. A variant is compared
-with the ``full`` arm of the same model at the same ``model.width_mult`` and
-setting; the p-values of all those comparisons form one family, adjusted by
-Holm's method (``stats.holm``).
+An arm is one model x width x setting x variant (the setting includes the data: an arm never mixes data). Its
+unit is the seed (``units``): repeated runs of a seed are averaged into one, never cut. Every run found counts:
+completed ones give the accuracy; diverged ones are part of the result (the arm's divergence rate with its
+Clopper-Pearson interval, and a sensitivity analysis that counts them at chance accuracy); failed and
+unfinished ones are counted beside n. A variant is compared with the ``full`` arm of the same model, width and
+setting: Welch's test over seeds (McNemar's on the test images where an arm has one seed), the paired test over
+shared seeds on integer correct counts, and the bootstrap over seeds and test images where every run kept its
+predictions. Holm's adjustment runs over the primary family (``families``), or over every comparison when
+the runs' preset declared none.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from jumpnet.report.stats import ALPHA, Comparison, compare, holm
+from jumpnet.report import bootstrap
+from jumpnet.report.families import ALL, PRIMARY, comparison_families
+from jumpnet.report.stats import ALPHA, NAN, Comparison, clopper_pearson, compare, holm, mcnemar
+from jumpnet.report.units import PerImage, Unit, accuracies, arm_units, counts, same_images, seed_units
 
 GROUP = ["model", "width", "setting"]     # what a variant is compared within
 ARM = [*GROUP, "ablation"]
 NOT_RUN = ("diverged", "failed", "unfinished")
+COSTS = ("params", "macs", "flops", "size_mb", "epochs", "match_width_mult", "match_ratio")
 
 
-def _by_seed(runs: pd.DataFrame) -> dict[int, float]:
-    return dict(zip(runs["seed"].astype(int), runs["test_acc"].astype(float) * 100.0))
-
-
-def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per arm: accuracy mean/std/n over completed seeds, counts of the other runs, and its cost."""
+def summarize(runs: pd.DataFrame, units: dict[tuple, Unit], at_chance: dict[tuple, Unit]) -> pd.DataFrame:
+    """One row per arm: accuracy over its seeds, the runs that are not in it, divergence, and its cost."""
     rows = []
     for key, arm in runs.groupby(ARM, observed=True, sort=True):
         done = arm[arm["status"] == "completed"]
-        acc = done["test_acc"].astype(float) * 100.0
+        mine = arm_units(units, key)
+        acc = np.array([u.acc for u in mine.values()])
         costed = done if done["params"].notna().any() else arm
         status = arm["status"].where(arm["status"].isin(["completed", "diverged", "failed"]), "unfinished")
+        diverged, ended = int((status == "diverged").sum()), int(status.isin(["completed", "diverged"]).sum())
+        sens = np.array([u.acc for u in arm_units(at_chance, key).values()]) if diverged else np.array([])
         rows.append({
             **dict(zip(ARM, key)), "acc_mean": acc.mean() if len(acc) else np.nan,
-            "acc_std": acc.std() if len(acc) > 1 else np.nan, "n": len(acc),
+            "acc_std": acc.std(ddof=1) if len(acc) > 1 else np.nan, "n": len(acc), "n_runs": len(done),
             **{f"n_{s}": int((status == s).sum()) for s in NOT_RUN},
-            "seeds": ", ".join(str(int(s)) for s in sorted(done["seed"])),
-            **{c: pd.to_numeric(costed[c], errors="coerce").median() if c in costed else np.nan
-               for c in ("params", "macs", "flops", "size_mb", "epochs", "match_width_mult", "match_ratio")},
+            "div_rate": diverged / ended if ended else np.nan,
+            **dict(zip(("div_low", "div_high"), clopper_pearson(diverged, ended))),
+            "sens_mean": sens.mean() if len(sens) else np.nan, "sens_n": len(sens),
+            "sens_std": sens.std(ddof=1) if len(sens) > 1 else np.nan,
+            "n_pred": sum(u.per_image is not None for u in mine.values()),
+            "seeds": ", ".join(str(s) for s in sorted(mine)),
+            **{c: pd.to_numeric(costed[c], errors="coerce").median() if c in costed else np.nan for c in COSTS},
             "train_time_s": pd.to_numeric(done.get("train_time_s"), errors="coerce").mean() if len(done) else np.nan,
             "feature_map": costed["feature_map"].dropna().iloc[0] if costed["feature_map"].notna().any() else None,
         })
@@ -47,40 +57,75 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-def ablation_deltas(runs: pd.DataFrame) -> pd.DataFrame:
+def single_network_test(mine: dict[int, Unit], full: dict[int, Unit]) -> float:
+    """McNemar's exact test where an arm has one seed: that run against the other arm's run of the same seed, on
+    the test images both saw (NaN without such a pair of single runs with predictions)."""
+    for seed in sorted(set(mine) & set(full)):
+        a, b = mine[seed], full[seed]
+        if len(a.runs) == len(b.runs) == 1 and same_images({0: a}, {0: b}):
+            return mcnemar(a.per_image.astype(bool), b.per_image.astype(bool))[0]
+    return NAN
+
+
+def compare_arms(mine: dict[int, Unit], full: dict[int, Unit]) -> dict:
+    """Every statistic of one variant against its ``full`` arm (percentage points)."""
+    cmp = compare(accuracies(mine), accuracies(full), counts=counts(mine, full)) if mine and full else Comparison()
+    out = {"delta": cmp.diff, "ci_low": max(cmp.low, -100.0), "ci_high": min(cmp.high, 100.0), "p": cmp.p,
+           "test": "Welch" if not np.isnan(cmp.p) else "", "p_paired": cmp.p_paired, "pairs": cmp.n_pairs,
+           "boot_low": NAN, "boot_high": NAN}
+    if np.isnan(cmp.p) and (len(mine) == 1 or len(full) == 1):
+        out["p"] = single_network_test(mine, full)
+        out["test"] = "McNemar" if not np.isnan(out["p"]) else ""
+    if mine and full and same_images(mine, full):
+        interval = bootstrap.difference([u.per_image for u in mine.values()], [u.per_image for u in full.values()])
+        out.update(boot_low=interval.low, boot_high=interval.high)
+    return out
+
+
+def ablation_deltas(runs: pd.DataFrame, primary: list[str] | None = None,
+                    per_image: PerImage | None = None) -> pd.DataFrame:
     """Every arm, and each variant's difference from the ``full`` arm of the same model, width and setting.
 
-    Columns added: ``delta``, ``ci_low``/``ci_high`` (Welch, 95%), ``p`` and ``p_holm``, ``p_paired`` and
-    ``p_paired_holm`` (seeds both arms completed, ``pairs`` of them), ``d_params``, ``d_macs``, ``best``: the
-    arm is its group's most accurate and significantly better than the runner-up after adjustment, and
-    ``best_overall``: the same among all ``full`` arms (Table 1).
+    Columns added: ``delta``, ``ci_low``/``ci_high`` (Welch, 95%), ``p`` (Welch, or McNemar where an arm has one
+    seed: ``test``), ``p_paired`` (``pairs`` shared seeds, on correct counts), ``boot_low``/``boot_high`` (seeds
+    and test images), ``family`` (primary, exploratory, all) and ``p_holm``/``p_paired_holm`` (Holm over the
+    primary family, or over all when none is declared; NaN for exploratory tests), ``sens_delta``/``sens_p``
+    (diverged runs at chance), ``d_params``, ``d_macs``, ``best``: the arm is its group's most accurate and
+    significantly better than the runner-up after adjustment, and ``best_overall``: the same among the ``full``
+    arms of one width and setting (Table 1).
     """
-    summary = summarize(runs)
-    done = runs[runs["status"] == "completed"]
+    units, at_chance = seed_units(runs, per_image), seed_units(runs, per_image, at_chance=True)
+    summary = summarize(runs, units, at_chance)
     results = []
     for arm in summary.itertuples(index=False):
-        same = np.logical_and.reduce([done[c] == getattr(arm, c) for c in GROUP])
-        full, mine = done[same & (done["ablation"] == "full")], done[same & (done["ablation"] == arm.ablation)]
-        ref = summary[np.logical_and.reduce([summary[c] == getattr(arm, c) for c in GROUP])
-                      & (summary["ablation"] == "full")]
+        key = tuple(getattr(arm, c) for c in ARM)
+        ref_key = (*key[:-1], "full")
+        ref = summary[np.logical_and.reduce([summary[c] == v for c, v in zip(ARM, ref_key)])]
         has_ref = arm.ablation != "full" and len(ref) == 1
-        cmp = compare(_by_seed(mine), _by_seed(full)) if has_ref and len(full) and len(mine) else Comparison()
-        results.append({  # an accuracy difference lies in [-100, 100] pp, whatever t says with two seeds
-            "delta": cmp.diff, "ci_low": max(cmp.low, -100.0), "ci_high": min(cmp.high, 100.0),
-            "p": cmp.p, "p_paired": cmp.p_paired, "pairs": cmp.n_pairs,
-            "d_params": arm.params - ref["params"].iloc[0] if has_ref else np.nan,
-            "d_macs": arm.macs - ref["macs"].iloc[0] if has_ref else np.nan,
-        })
+        row = compare_arms(arm_units(units, key), arm_units(units, ref_key)) if has_ref else compare_arms({}, {})
+        any_diverged = has_ref and (arm.n_diverged or ref["n_diverged"].iloc[0])
+        sens = compare(accuracies(arm_units(at_chance, key)), accuracies(arm_units(at_chance, ref_key))) \
+            if any_diverged else Comparison()
+        results.append({**row, "sens_delta": sens.diff, "sens_low": sens.low, "sens_high": sens.high,
+                        "sens_p": sens.p,
+                        "d_params": arm.params - ref["params"].iloc[0] if has_ref else np.nan,
+                        "d_macs": arm.macs - ref["macs"].iloc[0] if has_ref else np.nan})
     arms = pd.concat([summary, pd.DataFrame(results, index=summary.index)], axis=1)
-    arms["p_holm"] = holm(arms["p"].to_numpy(float))
-    arms["p_paired_holm"] = holm(arms["p_paired"].to_numpy(float))
-    arms["best"] = significant_best(arms, done, GROUP)
+    arms["family"] = comparison_families(arms, list(primary or []))
+    for column in ("p", "p_paired"):
+        adjusted = pd.Series(np.nan, index=arms.index)
+        for family in (PRIMARY, ALL):
+            members = arms["family"] == family
+            adjusted[members] = holm(arms.loc[members, column].to_numpy(float))
+        arms[f"{column}_holm"] = adjusted
+    arms["best"] = significant_best(arms, units, GROUP)
     full = arms["ablation"] == "full"
-    arms["best_overall"] = significant_best(arms[full], done, []).reindex(arms.index, fill_value=False)
+    arms["best_overall"] = significant_best(arms[full], units, ["width", "setting"]).reindex(arms.index,
+                                                                                            fill_value=False)
     return arms
 
 
-def significant_best(arms: pd.DataFrame, done: pd.DataFrame, group: list[str]) -> pd.Series:
+def significant_best(arms: pd.DataFrame, units: dict[tuple, Unit], group: list[str]) -> pd.Series:
     """True for the most accurate arm of each group when Welch's test says it beats the runner-up (Holm-adjusted).
 
     One comparison per group with at least two measured arms; the family is all groups of the table.
@@ -92,12 +137,8 @@ def significant_best(arms: pd.DataFrame, done: pd.DataFrame, group: list[str]) -
         if len(rows) < 2:
             continue
         top, second = rows.sort_values("acc_mean", ascending=False).index[:2]
-
-        def accuracies(i: int) -> dict[int, float]:
-            r = arms.loc[i]
-            return _by_seed(done[np.logical_and.reduce([done[c] == r[c] for c in [*GROUP, "ablation"]])])
-
-        tests.append((top, compare(accuracies(top), accuracies(second)).p))
+        seeds = [accuracies(arm_units(units, tuple(arms.loc[i, c] for c in ARM))) for i in (top, second)]
+        tests.append((top, compare(*seeds).p))
     adjusted = holm([p for _, p in tests])
     for (index, _), p in zip(tests, adjusted):
         best[index] = bool(p < ALPHA)
@@ -105,6 +146,9 @@ def significant_best(arms: pd.DataFrame, done: pd.DataFrame, group: list[str]) -
 
 
 def count_note(arm: pd.Series) -> str:
-    """``3`` or ``2, 1 diverged``: the runs in the mean, then every run that is not in it."""
+    """``3`` or ``2, 1 diverged``: the seeds in the mean, then every run that is not in it; ``3 (6 runs)`` where
+    seeds were run more than once (their runs averaged)."""
+    runs = int(arm.get("n_runs", arm["n"]) or 0)
+    seeds = f"{int(arm['n'])}" + (f" ({runs} runs)" if runs > int(arm["n"]) else "")
     extra = [f"{int(arm[f'n_{s}'])} {s}" for s in NOT_RUN if arm.get(f"n_{s}", 0)]
-    return ", ".join([str(int(arm["n"])), *extra])
+    return ", ".join([seeds, *extra])

@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from jumpnet.report.collect import Runs
+from jumpnet.report.families import describe
 from jumpnet.report.tables import Table
+from jumpnet.report.units import PerImage, duplicates
 
 FIGURE_CAPTIONS = {
     "fig_acc_vs_params": "Test accuracy vs parameters: one line per family through its budgets (full variants at "
@@ -40,7 +42,32 @@ def problems_table(runs: Runs) -> str:
     return frame.to_markdown(index=False, tablefmt="github") + "\n"
 
 
-def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str], data: str) -> Path:
+def repeated_seeds(runs: Runs) -> list[str]:
+    """A section naming every arm x seed run more than once (averaged into one unit), with its folders."""
+    dup = duplicates(runs.runs)
+    if dup.empty:
+        return []
+    lines = ["## Seeds run more than once", "",
+             "The same arm and seed in several folders (say, one config reported from two sweeps) is one unit, not "
+             "several: same initialization, same batch order. Their accuracies are averaged into one value per seed "
+             "(n counts seeds; the runs are shown as `n (k runs)`).", ""]
+    lines += [f"- {row.model} {row.ablation} (width {row.width:g}{', ' + row.setting if row.setting else ''}), seed "
+              f"{int(row.seed)}: " + ", ".join(f"`{f}`" for f in row.folders) for row in dup.itertuples()]
+    return [*lines, ""]
+
+
+def prediction_notes(per_image: PerImage) -> list[str]:
+    """Completed runs without usable per-image predictions: reported from their accuracy alone, and marked."""
+    if not per_image.missing:
+        return []
+    lines = ["## Runs without per-image predictions", "",
+             "Their accuracy counts in every seed-level statistic; the bootstrap over test images and McNemar's "
+             "test leave their arms out (marked † in Table 2).", ""]
+    return [*lines, *(f"- `{d}`: {why}" for d, why in sorted(per_image.missing.items())), ""]
+
+
+def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str], data: str,
+                 per_image: PerImage | None = None) -> Path:
     """Write ``out/README.md``; figures are referenced by their PNG, with the PDF beside it."""
     counts = runs.runs["status"].value_counts().to_dict()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
@@ -50,6 +77,9 @@ def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str],
         f"Built by `python -m jumpnet.report {' '.join(str(d) for d in runs.dirs)} --out {out}` "
         f"from {len(runs.runs)} run folders ({summary}).", "",
         f"Data: {data}.", "",
+        f"Primary family (`plan.primary`, what the study was powered for; Holm runs over it, every other test is "
+        f"exploratory): {describe(runs.primary)}." if runs.primary else
+        "No primary family declared (`plan.primary`): Holm runs over all comparisons of each table.", "",
         f"Config fields that differ between runs (besides the model's and the ablation's own): {differing or 'none'}. "
         f"One row per run, with every scalar metric: [results.csv](results.csv).", "",
     ]
@@ -70,6 +100,7 @@ def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str],
     for stem in figures:
         lines += [f"![{FIGURE_CAPTIONS.get(stem, stem)}]({stem}.png)", "",
                   f"*{FIGURE_CAPTIONS.get(stem, stem)}* ([PDF]({stem}.pdf))", ""]
+    lines += [*repeated_seeds(runs), *prediction_notes(per_image or PerImage())]
     lines += ["## Runs not in the tables (failed, diverged, unfinished)", "", problems_table(runs)]
     path = out / "README.md"
     path.write_text("\n".join(lines))

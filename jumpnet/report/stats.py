@@ -7,8 +7,16 @@ Runs with the same seed do share the split and the batch order, so where both
 arms ran the same seeds a paired t-test across seeds is shown beside it.
 Where a test has nothing to work with (fewer than two runs, or no variance at
 all, where scipy would report p = 0 and a zero-width interval) the result is
-NaN, printed as a dash, never a spurious certainty. Every p-value of a table is
-adjusted for the number of comparisons in it by Holm's step-down method.
+NaN, printed as a dash, never a spurious certainty. "No variance" is judged at
+``RESOLUTION``, not bit for bit: an accuracy is correct/n x 100, so a constant
+gap of 10 images gives differences of -0.1000000000000085 and -0.0999999999999943,
+which scipy would turn into p = 2e-27. The paired test therefore runs on integer
+correct counts where they are known, and rounds percentages otherwise.
+A family of p-values is adjusted by Holm's step-down method.
+
+Where an arm has a single seed, McNemar's exact test compares two trained
+networks on the same test images (it says nothing of seed-to-seed variation);
+the divergence rate of an arm gets a Clopper-Pearson interval.
 """
 from __future__ import annotations
 
@@ -22,6 +30,12 @@ from scipy import stats
 LEVEL = 0.95
 ALPHA = 0.05
 NAN = float("nan")
+RESOLUTION = 9  # decimals: values that agree to 1e-9 pp are equal (one image of 10^11 is 1e-9 pp)
+
+
+def constant(values: np.ndarray) -> bool:
+    """Whether the values do not vary, float noise aside (see ``RESOLUTION``)."""
+    return bool(np.ptp(np.round(np.asarray(values, dtype=float), RESOLUTION)) == 0) if len(values) else True
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,7 @@ def welch(a: np.ndarray, b: np.ndarray, level: float = LEVEL) -> tuple[float, fl
     """Difference of means ``a - b``, its interval and two-sided p-value; NaN for n < 2 or no variance at all."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diff = float(a.mean() - b.mean()) if len(a) and len(b) else NAN
-    if len(a) < 2 or len(b) < 2 or (a.var() == 0 and b.var() == 0):
+    if len(a) < 2 or len(b) < 2 or (constant(a) and constant(b)):
         return diff, NAN, NAN, NAN
     with warnings.catch_warnings():  # one constant arm: scipy warns of precision loss, the test is still valid
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -60,21 +74,48 @@ def welch(a: np.ndarray, b: np.ndarray, level: float = LEVEL) -> tuple[float, fl
 
 
 def paired(a: dict[int, float], b: dict[int, float]) -> tuple[float, int]:
-    """Paired t-test over the seeds both arms completed (p, pairs); NaN under two pairs or identical differences."""
+    """Paired t-test over the seeds both arms completed (p, pairs); NaN under two pairs or identical differences.
+
+    Pass integer correct counts (on one test split) where they are known: their differences are exact. The test
+    is the same on any scale, so its p-value is the one on accuracies.
+    """
     seeds = sorted(set(a) & set(b))
     diffs = np.array([a[s] - b[s] for s in seeds], dtype=float)
-    if len(diffs) < 2 or diffs.var() == 0:
+    if len(diffs) < 2 or constant(diffs):
         return NAN, len(diffs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return float(stats.ttest_1samp(diffs, 0.0).pvalue), len(diffs)
 
 
-def compare(a: dict[int, float], b: dict[int, float], level: float = LEVEL) -> Comparison:
-    """Welch's test of arm ``a`` against ``b`` (accuracy by seed), and the paired test where they share seeds."""
+def compare(a: dict[int, float], b: dict[int, float], level: float = LEVEL,
+            counts: tuple[dict[int, float], dict[int, float]] | None = None) -> Comparison:
+    """Welch's test of arm ``a`` against ``b`` (accuracy by seed, one value per seed), and the paired test where
+    they share seeds: on ``counts`` (correct images by seed) when given, else on the accuracies."""
     diff, low, high, p = welch(np.array(list(a.values())), np.array(list(b.values())), level)
-    p_paired, pairs = paired(a, b)
+    p_paired, pairs = paired(*(counts or (a, b)))
     return Comparison(diff, low, high, p, p_paired, pairs)
+
+
+def mcnemar(a: np.ndarray, b: np.ndarray) -> tuple[float, int, int]:
+    """McNemar's exact test of two classifiers on the same images (correct: bool per image): (p, a only, b only).
+
+    Under the null the discordant images split 50:50; the two-sided p is twice the smaller binomial tail, at most 1
+    (statsmodels' ``mcnemar(exact=True)``).
+    """
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    only_a, only_b = int((a & ~b).sum()), int((b & ~a).sum())
+    return float(min(1.0, 2 * stats.binom.cdf(min(only_a, only_b), only_a + only_b, 0.5))), only_a, only_b
+
+
+def clopper_pearson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval of a proportion k/n; NaN for n = 0."""
+    if n == 0:
+        return NAN, NAN
+    tail = (1 - level) / 2
+    low = 0.0 if k == 0 else float(stats.beta.ppf(tail, k, n - k + 1))
+    high = 1.0 if k == n else float(stats.beta.ppf(1 - tail, k + 1, n - k))
+    return low, high
 
 
 def holm(pvalues: list[float] | np.ndarray) -> np.ndarray:

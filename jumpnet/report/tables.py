@@ -1,7 +1,9 @@
-"""The paper's two tables, as Markdown (README, GitHub) and LaTeX (booktabs) from the same frames.
+"""The paper's tables 1 and 2, as Markdown (README, GitHub) and LaTeX (booktabs) from the same frames.
 
 Each table is a numeric frame (what is compared, bolded, tested) plus a text
 frame (what is printed); pandas writes both outputs so the two never disagree.
+Captions state the data, splits and recipe (``setup``), which tests form the
+primary family and what Holm's adjustment ran over (``families``).
 """
 from __future__ import annotations
 
@@ -13,12 +15,17 @@ import pandas as pd
 
 from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.report.comparisons import count_note
+from jumpnet.report.families import ALL, EXPLORATORY, PRIMARY
+from jumpnet.report.setup import describe_data, width_changes
+
+__all__ = ["Table", "ablations", "architectures", "describe_data"]
 
 TEST_NAME = "Welch's t-test"
-
-DATA_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "synthetic": "synthetic data"}
+SENSITIVITY = "↳ diverged at chance"
+NO_PREDICTIONS = "— †"  # no per-image predictions in some run (recorded before they were kept)
 # pdflatex-safe spellings of the few non-ASCII characters the tables use.
-LATEX_TEXT = {"±": r"$\pm$", "×": r"$\times$", "Δ": r"$\Delta$", "—": "---", "–": "--", "−": "$-$", "≥": r"$\geq$"}
+LATEX_TEXT = {"±": r"$\pm$", "×": r"$\times$", "Δ": r"$\Delta$", "—": "---", "–": "--", "−": "$-$", "≥": r"$\geq$",
+              "↳": r"$\hookrightarrow$", "†": r"$\dagger$", "ⁱ": r"$^{i}$"}
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 DASH = "—"
@@ -102,23 +109,37 @@ def group_columns(arms: pd.DataFrame, text: pd.DataFrame, at: int = 1) -> pd.Dat
     return text
 
 
-def variant_label(arm: pd.Series) -> str:
-    """The variant's name; a matched arm also shows the width it was built at (``add_matched (×1.64)``)."""
+def variant_label(arm: pd.Series, full_map: str | None = None) -> str:
+    """The variant's name and what it builds: a matched arm the width it was built at (``add_matched (×1.64)``),
+    an arm whose head sees another feature map than ``full``'s that map (``no_links [12×8×8]``: DenseNet and
+    SparseNet run ``add`` and ``no_links`` at the growth rate's width, ``no_links`` a plain chain of layers)."""
     name, built = str(arm["ablation"]), arm.get("match_width_mult")
     if built is not None and not pd.isna(built) and not np.isclose(built, arm["width"]):
         name += f" ({width_label(built)})"
+    fmap = arm.get("feature_map")
+    if full_map and isinstance(fmap, str) and fmap != full_map:
+        name += f" [{fmap.replace(' x ', '×')}]"
     return name
 
 
-def p_pair(p: float, adjusted: float) -> str:
-    """``raw (Holm-adjusted)``, or a dash where no test was possible."""
-    return DASH if np.isnan(p) else f"{num(p, '.3f')} ({num(adjusted, '.3f')})"
+def p_pair(p: float, adjusted: float, family: str = ALL, test: str = "", pairs: int | None = None) -> str:
+    """``raw (Holm-adjusted)`` (an exploratory test: its raw p alone), McNemar's marked, the pairs counted; a dash
+    where no test was possible."""
+    if np.isnan(p):
+        return DASH
+    text = f"{num(p, '.3f')}" + ("" if family == EXPLORATORY else f" ({num(adjusted, '.3f')})")
+    return text + (" McNemar" if test == "McNemar" else "") + (f", {pairs} pairs" if pairs else "")
 
 
-def unique_extremes(numeric: pd.DataFrame, direction: dict[str, str]) -> pd.DataFrame:
-    """Exact costs (params, MACs, size): bold only a strictly best value, never a tie."""
-    best = extremes(numeric, direction)
-    return best & (best.sum() == 1)
+def unique_extremes(numeric: pd.DataFrame, direction: dict[str, str], groups: pd.Series) -> pd.DataFrame:
+    """Exact costs (params, MACs, size): bold only a strictly best value of its group (one width), never a tie."""
+    best = extremes(numeric, direction, groups)
+    return best & best.groupby(groups.to_numpy()).transform("sum").eq(1).to_numpy()
+
+
+def width_groups(arms: pd.DataFrame) -> pd.Series:
+    """One key per width and setting: bold compares within one, never across pooled widths."""
+    return arms["width"].astype(str) + "|" + arms["setting"].astype(str)
 
 
 def architectures(arms: pd.DataFrame, describe_data: str) -> Table:
@@ -139,54 +160,119 @@ def architectures(arms: pd.DataFrame, describe_data: str) -> Table:
         "n": full.apply(count_note, axis=1),
         time_col: (full["train_time_s"] / (60 if minutes else 1)).map(lambda v: num(v, ".1f")),
     })
-    best = unique_extremes(numeric, {params: "min", macs: "min", "Size (MiB)": "min"})
-    best &= full["width"].nunique() == 1  # across budgets the smallest width is trivially the cheapest
+    best = unique_extremes(numeric, {params: "min", macs: "min", "Size (MiB)": "min"}, width_groups(full))
     best["Test acc. (%)"] = full["best_overall"].to_numpy(bool)
     best = best.reindex(columns=text.columns, fill_value=False)
     caption = (f"Architectures (full variants) on {describe_data}. Test accuracy: mean ± std over n seeds "
-               f"({seed_note(full)}); n counts the completed runs, and runs that diverged, failed or never finished "
-               f"are counted beside it. MACs: multiply-adds per image forward; C×H×W: the feature map entering "
-               f"global pooling; size: fp32 weights; train time: mean per run. Width: model.width_mult. Bold: "
-               f"the lowest cost (at one width); the best accuracy only where {TEST_NAME} finds it above the "
-               f"runner-up's (p < 0.05).")
+               f"({seed_note(full)}); n counts the seeds (runs of a seed repeated are averaged), and runs that "
+               f"diverged, failed or never finished are counted beside it. MACs: multiply-adds per image forward; "
+               f"C×H×W: the feature map entering global pooling; size: fp32 weights; train time: mean per run. "
+               f"Width: model.width_mult. Bold, within one width only: the lowest cost; the best accuracy only "
+               f"where {TEST_NAME} finds it above the runner-up's (p < 0.05, Holm-adjusted over the widths; "
+               f"exploratory).")
     return Table("architectures", text, best, caption)
 
 
-def ablations(arms: pd.DataFrame, describe_data: str) -> Table:
+def ci_cell(low: float, high: float) -> str:
+    return DASH if np.isnan(low) else f"[{num(low, '+.2f')}, {num(high, '+.2f')}]"
+
+
+def divergence_cell(arm: pd.Series) -> str:
+    """``1/3 [1%, 91%]``: runs that diverged of those that ended, with the Clopper-Pearson 95% interval."""
+    ended = int(arm["n_runs"]) + int(arm["n_diverged"])
+    if not ended:
+        return DASH
+    return f"{int(arm['n_diverged'])}/{ended} [{arm['div_low']:.0%}, {arm['div_high']:.0%}]"
+
+
+def boot_cell(arm: pd.Series) -> str:
+    if not np.isnan(arm["boot_low"]):
+        return ci_cell(arm["boot_low"], arm["boot_high"])
+    return NO_PREDICTIONS if arm["ablation"] != "full" and not np.isnan(arm["delta"]) else DASH
+
+
+def ablation_rows(arms: pd.DataFrame) -> pd.DataFrame:
+    """Table 2's rows as values: one per arm and, below an arm with diverged runs (or whose full arm has them),
+    its sensitivity row (diverged runs counted at chance accuracy)."""
+    fmap = {tuple(r[["model", "width", "setting"]]): r["feature_map"] for _, r in arms.iterrows()
+            if r["ablation"] == "full"}
+    rows = []
+    for _, arm in arms.iterrows():
+        ref_map = fmap.get(tuple(arm[["model", "width", "setting"]]))
+        rows.append({**arm.to_dict(), "label": variant_label(arm, ref_map), "sensitivity": False})
+        if arm["n_diverged"] or not np.isnan(arm["sens_delta"]):
+            mean = arm["sens_mean"] if arm["n_diverged"] else arm["acc_mean"]
+            rows.append({**arm.to_dict(), "label": SENSITIVITY, "sensitivity": True, "acc_mean": mean,
+                         "acc_std": arm["sens_std"] if arm["n_diverged"] else arm["acc_std"],
+                         "delta": arm["sens_delta"], "ci_low": arm["sens_low"], "ci_high": arm["sens_high"],
+                         "p": arm["sens_p"], "best": False})
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def ablations(arms: pd.DataFrame, describe_data: str, primary: str = "none declared") -> Table:
     """Table 2: every arm, its accuracy and its difference from the ``full`` arm of the same model and width."""
-    arms = arms.reset_index(drop=True)
+    rows = ablation_rows(arms.reset_index(drop=True))
+    sens = rows["sensitivity"]
     mdiv, mu = unit(arms["macs"])
-    text = group_columns(arms, pd.DataFrame({"Model": arms["model"].astype(str).map(model_label),
-                                             "Variant": arms.apply(variant_label, axis=1)}))
-    ci = [DASH if np.isnan(lo) else f"[{num(lo, '+.2f')}, {num(hi, '+.2f')}]"
-          for lo, hi in zip(arms["ci_low"], arms["ci_high"])]
+    text = group_columns(rows, pd.DataFrame({"Model": rows["model"].astype(str).map(model_label),
+                                             "Variant": rows["label"]}))
     text = text.assign(**{
-        "Test acc. (%)": [pm(m, s) for m, s in zip(arms["acc_mean"], arms["acc_std"])],
-        "n": arms.apply(count_note, axis=1),
-        "Δ (pp)": arms["delta"].map(lambda v: num(v, "+.2f")),
-        "95% CI": ci,
-        "p (Holm)": [p_pair(p, a) for p, a in zip(arms["p"], arms["p_holm"])],
-        "paired p (Holm)": [p_pair(p, a) for p, a in zip(arms["p_paired"], arms["p_paired_holm"])],
-        "ΔParams (K)": (arms["d_params"] / 1e3).map(lambda v: num(v, "+,.1f")),  # K: small deltas stay visible
-        f"ΔMACs ({mu})": (arms["d_macs"] / mdiv).map(lambda v: num(v, "+.1f")),
+        "Test acc. (%)": [pm(m, s) for m, s in zip(rows["acc_mean"], rows["acc_std"])],
+        "n": [f"{int(r['sens_n'])} (incl. {int(r['n_diverged'])} diverged)" if r["sensitivity"] and r["n_diverged"]
+              else "" if r["sensitivity"] else count_note(r) for _, r in rows.iterrows()],
+    })
+    if arms["n_diverged"].any():
+        text["Diverged"] = ["" if r["sensitivity"] else divergence_cell(r) for _, r in rows.iterrows()]
+    text = text.assign(**{
+        "Δ (pp)": rows["delta"].map(lambda v: num(v, "+.2f")),
+        "95% CI (seeds)": [ci_cell(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
+        "95% CI (seeds + images)": ["" if r["sensitivity"] else boot_cell(r) for _, r in rows.iterrows()],
+        "p (Holm)": [f"{num(r['p'], '.3f')} (sensitivity)" if r["sensitivity"] and not np.isnan(r["p"])
+                     else p_pair(r["p"], r["p_holm"], r["family"], r["test"]) for _, r in rows.iterrows()],
+        "paired p (Holm)": ["" if r["sensitivity"] else
+                            p_pair(r["p_paired"], r["p_paired_holm"], r["family"], pairs=int(r["pairs"]))
+                            for _, r in rows.iterrows()],
+    })
+    if rows["family"].isin([PRIMARY, EXPLORATORY]).any():
+        text["Family"] = rows["family"].where(~sens, "")
+    text = text.assign(**{
+        "ΔParams (K)": (rows["d_params"] / 1e3).map(lambda v: num(v, "+,.1f")).where(~sens, ""),
+        f"ΔMACs ({mu})": (rows["d_macs"] / mdiv).map(lambda v: num(v, "+.1f")).where(~sens, ""),
     })
     best = pd.DataFrame(False, index=text.index, columns=text.columns)
-    best["Test acc. (%)"] = arms["best"].to_numpy(bool)
+    best["Test acc. (%)"] = rows["best"].to_numpy(bool)
     text.loc[text["Model"].eq(text["Model"].shift()), "Model"] = ""  # print each model's name once per block
-    tests = int(arms["p"].notna().sum())
-    family = f"over the table's {tests} comparisons" if tests else "(no comparison here has two runs per arm)"
-    caption = (f"Ablations on {describe_data}. Test accuracy: mean ± std over n seeds ({seed_note(arms)}); n counts "
-               f"the completed runs, and runs that diverged, failed or never finished are counted beside it. "
-               f"Δ: variant minus the full variant of the same model and width, with its 95% confidence interval "
-               f"(clipped to ±100) "
-               f"and two-sided p-value from {TEST_NAME} across seeds (unequal variances); in parentheses the "
-               f"p-value Holm-adjusted {family}. Paired p: a paired t-test over the "
-               f"seeds both arms completed (same split and batch order), Holm-adjusted in its own family. "
-               f"A dash: no test (n < 2, or no variance in either arm). Matched variants (_matched: params, "
-               f"_matched_macs: MACs) are built at the width in brackets, solved to equal the full variant's budget "
-               f"within 2%. ΔParams, ΔMACs: change vs full. Bold: the most accurate variant of a block, only where "
-               f"it beats the runner-up ({TEST_NAME}, Holm-adjusted over the blocks, p < 0.05).")
-    return Table("ablations", text, best, caption)
+    return Table("ablations", text, best, ablations_caption(arms, describe_data, primary))
+
+
+def ablations_caption(arms: pd.DataFrame, describe_data: str, primary: str) -> str:
+    tested = arms["p"].notna()
+    holm_over = arms["family"].isin([PRIMARY, ALL]) & tested
+    if arms["family"].eq(PRIMARY).any() or primary != "none declared":
+        others = int((arms["family"].eq(EXPLORATORY) & tested).sum())
+        family = (f"Holm-adjusted over the primary family the preset was powered for ({primary}: "
+                  f"{int(holm_over.sum())} tests here); the other {others} comparisons are exploratory (their raw p "
+                  f"alone, no stars)")
+    else:
+        family = (f"Holm-adjusted over the table's {int(holm_over.sum())} comparisons (no primary family declared)"
+                  if holm_over.any() else "(no comparison here has two runs per arm)")
+    changed = width_changes(arms)
+    return (f"Ablations on {describe_data}. Test accuracy: mean ± std over n seeds ({seed_note(arms)}); n counts "
+            f"the seeds (runs of a seed repeated are averaged: n (k runs)), and runs that diverged, failed or never "
+            f"finished are counted beside it; Diverged: diverged runs of those that ended, with its 95% "
+            f"Clopper-Pearson interval, and below such an arm a sensitivity row that counts diverged runs at "
+            f"chance accuracy. Δ: variant minus the full variant of the same model, width and data. 95% CI (seeds): "
+            f"{TEST_NAME} across seeds (unequal variances), clipped to ±100; 95% CI (seeds + images): a bootstrap "
+            f"over seeds and test images (the test set's sampling included; † where a run kept no per-image "
+            f"predictions). p: two-sided, {TEST_NAME} (McNemar's exact test on the test images where an arm has "
+            f"one seed), {family}. Paired p: a paired t-test on correct-image counts over the seeds both arms "
+            f"completed (same split and batch order), with the number of pairs, adjusted in the same family. "
+            f"A dash: no test (n < 2, or no variance in either arm). Arms that change widths: "
+            f"{changed or 'none'} (matched variants: built at the width in brackets, solved to the full variant's "
+            f"budget within 2%; [C×H×W]: the head sees another feature map than full's: DenseNet and SparseNet "
+            f"run add and no_links at the growth rate's width, no_links as a plain chain of layers). ΔParams, "
+            f"ΔMACs: change vs full. Bold: the most accurate variant of a block, only where it beats the runner-up "
+            f"({TEST_NAME}, Holm-adjusted over the blocks, p < 0.05; exploratory).")
 
 
 def seed_note(arms: pd.DataFrame) -> str:
@@ -195,20 +281,3 @@ def seed_note(arms: pd.DataFrame) -> str:
     if len(seeds) == 1:
         return f"n = {arms['n'].iloc[0]}; seeds {seeds[0]}"
     return f"n = {arms['n'].min()}–{arms['n'].max()} per arm"
-
-
-def describe_data(completed: pd.DataFrame) -> str:
-    """The data set and copy the runs used, e.g. ``CIFAR-10 (JPEG q75 copy from the offline archive ...)``."""
-    parts = []
-    for (name, archive, subset), _ in completed.groupby(
-            ["data_name", "data_archive", "data_test_subset"], dropna=False, sort=True):
-        label = DATA_LABELS.get(str(name), str(name)) if pd.notna(name) else "unknown data"
-        if pd.notna(archive) and archive:
-            copy = "JPEG q75 copy" if "jpeg" in Path(str(archive)).name.lower() else "copy"
-            label += f" ({copy} from the offline archive {Path(str(archive)).name})"
-        if pd.notna(subset) and subset:
-            label += f", evaluated on a stratified test subset of {int(subset):,} images"
-        else:
-            label += ", full test split"
-        parts.append(label)
-    return "; ".join(parts)

@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 
 from jumpnet.data import DataError
 from jumpnet.run.folder import CHECKPOINT, ERROR, FINAL, METRICS, read_metrics
+from jumpnet.run.predictions import PREDICTIONS
 from jumpnet.run.tracking import WANDB_ID
 from jumpnet.train.checkpoint import load_checkpoint, load_or_set_aside
 
@@ -69,7 +70,7 @@ def archive_previous(run_dir: Path, with_checkpoint: bool) -> None:
     its checkpoint and W&B run go too, so the new attempt is a new W&B run rather than the old one reopened."""
     dest = run_dir / "previous" / datetime.now().strftime("%Y%m%d-%H%M%S")
     dest.mkdir(parents=True, exist_ok=True)
-    fresh = (CHECKPOINT, WANDB_ID, "wandb", "weights.pt")
+    fresh = (CHECKPOINT, WANDB_ID, "wandb", "weights.pt", PREDICTIONS)
     for name in (METRICS, ERROR, *fresh) if with_checkpoint else (METRICS, ERROR):
         if (run_dir / name).exists():
             shutil.move(str(run_dir / name), dest / name)

@@ -77,7 +77,7 @@ def train_and_test(spec: RunSpec, run_dir: Path, published: Published, resume: d
         fit = trainer.fit(resume)
         record = published.publish(Fitted(fit))
         if fit.status == "completed":
-            record = published.publish(run_test(trainer, test, len(splits.y_test), fit.best_epoch))
+            record = published.publish(run_test(trainer, test, len(splits.y_test), fit.best_epoch, run_dir))
             tracker.log_weights(model, {k: getattr(record, k) for k in ("model", "ablation", "seed", "best_epoch",
                                                                         "best_val_acc", "test_acc", "params")})
         tracker.summary(record.to_json())

@@ -24,6 +24,7 @@ from jumpnet.data.splits import Splits
 from jumpnet.models.cost import measure
 from jumpnet.models.matching import WidthSolve
 from jumpnet.run.folder import CHECKPOINT, ERROR, METRICS
+from jumpnet.run.predictions import predict, write_predictions
 from jumpnet.run.provenance import set_determinism
 from jumpnet.run.record import DeviceFacts, FinalTest, ModelFacts, Published, stalled
 from jumpnet.run.spec import RunSpec, resolve_device
@@ -112,11 +113,15 @@ def make_trainer(spec: RunSpec, model: nn.Module, train: Loader, val: Loader | N
     return trainer
 
 
-def run_test(trainer: Trainer, loader: Loader, images: int, best_epoch: int) -> FinalTest:
-    """The test split, once, with the selected weights."""
-    loss, acc = trainer.evaluate(loader)
+def run_test(trainer: Trainer, loader: Loader, images: int, best_epoch: int, run_dir: Path) -> FinalTest:
+    """The test split, once, with the selected weights; each image's prediction goes to ``predictions.npz``
+    (before the record says completed), so a report can test over the images and its accuracy is ``test_acc``."""
+    tested = predict(trainer.model, loader, trainer.mixed, trainer.forward)
+    loss, acc = tested.loss, tested.predictions.accuracy
     log.info(f"Test ({images} images, weights of epoch {best_epoch}): acc {acc:.4f} loss {loss:.4f}")
     result = FinalTest(test_loss=loss, test_acc=acc)
     if result.diverged:
         log.error(f"Diverged: test loss {loss}")
+    else:  # a diverged network's argmaxes mean nothing: no predictions kept
+        write_predictions(run_dir, tested.predictions)
     return result

@@ -1,0 +1,93 @@
+"""What every caption must say about how the numbers were made: the data copy, the splits, the schedule.
+
+A 2-epoch run on a 2,000-image slice must never read as "CIFAR-10": the captions state the data set and copy,
+the training split's size (after ``data.val_size`` and ``data.train_subset``), the test split, and the recipe
+the runs share (epochs, schedule, lr, batch size), all from the runs' configs and records.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+DATA_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "synthetic": "synthetic data"}
+# Images in each dataset's full training split (the test split's size comes from the predictions or the config).
+TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000}
+TEST_IMAGES = {"cifar10": 10_000, "cifar100": 10_000}
+
+
+def describe_data(completed: pd.DataFrame) -> str:
+    """The data set and copy the runs used, e.g. ``CIFAR-10 (JPEG q75 copy from the offline archive ...)``."""
+    parts = []
+    for (name, archive, subset), _ in completed.groupby(
+            ["data_name", "data_archive", "data_test_subset"], dropna=False, sort=True):
+        label = DATA_LABELS.get(str(name), str(name)) if pd.notna(name) else "unknown data"
+        if pd.notna(archive) and archive:
+            copy = "JPEG q75 copy" if "jpeg" in Path(str(archive)).name.lower() else "copy"
+            label += f" ({copy} from the offline archive {Path(str(archive)).name})"
+        if pd.notna(subset) and subset:
+            label += f", evaluated on a stratified test subset of {int(subset):,} images"
+        else:
+            label += ", full test split"
+        parts.append(label)
+    return "; ".join(parts)
+
+
+def train_images(common: dict[str, Any]) -> int | None:
+    """Training images per epoch's pool: the dataset's training split less ``data.val_size``, or the slice
+    ``data.train_subset`` takes of it; None where the runs differ or the dataset is unknown."""
+    name = common.get("data.name")
+    total = common.get("data.train_size") if name == "synthetic" else TRAIN_IMAGES.get(str(name))
+    if total is None or "data.val_size" not in common:
+        return None
+    train = int(total) - int(common["data.val_size"])
+    subset = common.get("data.train_subset")
+    return min(train, int(subset)) if subset is not None and not pd.isna(subset) else train
+
+
+def recipe(common: dict[str, Any], test_images: int | None = None) -> str:
+    """``trained on 45,000 images (5,000 held out for validation), tested on 10,000; 300 epochs, step schedule,
+    lr 0.1, batch 128``: the parts every completed run shares (a part where they differ is left out)."""
+    parts = []
+    train = train_images(common)
+    if train is not None:
+        val = int(common.get("data.val_size", 0))
+        parts.append(f"trained on {train:,} images" + (f" ({val:,} held out for validation)" if val else
+                                                      " (no validation split: the last epoch is tested)"))
+    if test_images:
+        parts.append(f"tested on {int(test_images):,}")
+    schedule = [f"{common['trainer.epochs']} epochs" if "trainer.epochs" in common else "",
+                f"{common['trainer.schedule']} schedule" if "trainer.schedule" in common else "",
+                f"lr {common['trainer.lr']:g}" if "trainer.lr" in common else "",
+                f"batch {common['trainer.batch_size']}" if "trainer.batch_size" in common else ""]
+    text = ", ".join(parts)
+    recipe_text = ", ".join(p for p in schedule if p)
+    return "; ".join(p for p in (text, recipe_text) if p)
+
+
+def tested_images(completed: pd.DataFrame, common: dict[str, Any], counted: int | None) -> int | None:
+    """The test split's size: from the runs' predictions, else the config (a subset, synthetic data, CIFAR)."""
+    if counted:
+        return counted
+    subset = common.get("data.test_subset")
+    if subset is not None and not pd.isna(subset):
+        return int(subset)
+    name = common.get("data.name")
+    return common.get("data.test_size") if name == "synthetic" else TEST_IMAGES.get(str(name))
+
+
+def width_changes(arms: pd.DataFrame) -> str:
+    """Which arms build other widths than their ``full`` arm: matched arms (solved width) and arms whose head sees
+    fewer channels (DenseNet/SparseNet ``add`` and ``no_links`` run the learner at the growth rate's width)."""
+    notes = []
+    for _, arm in arms[arms["ablation"] != "full"].iterrows():
+        built = arm.get("match_width_mult")
+        ref = arms[(arms["model"] == arm["model"]) & (arms["width"] == arm["width"])
+                   & (arms["setting"] == arm["setting"]) & (arms["ablation"] == "full")]
+        fmap, ref_fmap = arm.get("feature_map"), ref["feature_map"].iloc[0] if len(ref) else None
+        changed = (built is not None and not pd.isna(built) and abs(float(built) - float(arm["width"])) > 1e-9) \
+            or (fmap and ref_fmap and fmap != ref_fmap)
+        if changed:
+            notes.append(f"{arm['model']} {arm['ablation']}")
+    return ", ".join(dict.fromkeys(notes))
