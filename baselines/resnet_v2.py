@@ -16,6 +16,22 @@ first unit's BN-ReLU is shared by the residual and the projection); elsewhere
 the shortcut is the identity. Depth alone is ambiguous (164 = 9*18+2 = 6*27+2),
 so the block type is its own field.
 
+Two details differ between reference implementations; each is a switch, the
+default the common one:
+- ``stride_on`` (bottleneck blocks): where the first block of stages 2 and 3
+  strides. ``"3x3"`` (default): on the 3x3 conv, as fb.resnet.torch's
+  ``preresnet.lua`` and the common PyTorch ports (kuangliu/pytorch-cifar);
+  ``"1x1"``: on the first 1x1 conv, as He's released ``resnet-pre-act.lua``
+  (KaimingHe/resnet-1k-layers): same parameters, the 3x3 at half resolution
+  (ResNet-164: 244.5M MACs instead of 247.6M). Basic blocks have no 1x1 and
+  stride their first 3x3: ``"1x1"`` is rejected for them.
+- ``shortcut``: what a block that changes width or resolution adds.
+  ``"projection"`` (default): the 1x1 projection above (He et al. 2015's
+  option B); ``"zero_pad"``: the parameter-free identity of the CIFAR
+  ResNets (option A: the block's input subsampled by the stride, zero channels
+  appended), ResNet-110 1,727,962 params (-2,560), ResNet-164 1,661,274
+  (-41,984).
+
 Defaults (bias-free convs, 10 classes, 32x32 input):
 - ResNet-164, bottleneck (``conf/model/resnet_v2.yaml``): 1,703,258 params,
   256x8x8 before pooling; the paper's Table 2/3 reports 1.7M.
@@ -43,22 +59,40 @@ from torch import nn
 from jumpnet.models.layers import PreActConv, PreActOutput, conv, merge, scale_width
 from jumpnet.models.network import Network
 
+STRIDE_ON = ("3x3", "1x1")           # bottleneck blocks: the conv that strides (model.stride_on)
+SHORTCUTS = ("projection", "zero_pad")  # where shapes change: 1x1 projection (option B) or zero-padded identity (A)
+
+
+class ZeroPadIdentity(nn.Module):
+    """The parameter-free shortcut of the CIFAR ResNets (He et al. 2015, option A): the input subsampled by the
+    stride, with zero channels appended up to the block's output width."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int):
+        super().__init__()
+        self.extra, self.stride = out_ch - in_ch, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
+        return nn.functional.pad(x, (0, 0, 0, 0, 0, self.extra))
+
 
 class ResBlock(nn.Module):
     """A pre-activation residual block: ``units`` on the residual path, and a shortcut when ``links``."""
 
     def __init__(self, in_ch: int, width: int, stride: int, bottleneck: bool, links: bool = True,
-                 merge_mode: str = "add", bias: bool = False):
+                 merge_mode: str = "add", bias: bool = False, stride_on: str = "3x3", shortcut: str = "projection"):
         super().__init__()
         out_ch = 4 * width if bottleneck else width
         if bottleneck:
-            units = [PreActConv(in_ch, width, 1, bias=bias), PreActConv(width, width, 3, stride, bias),
+            first, middle = (stride, 1) if stride_on == "1x1" else (1, stride)
+            units = [PreActConv(in_ch, width, 1, first, bias), PreActConv(width, width, 3, middle, bias),
                      PreActConv(width, out_ch, 1, bias=bias)]
         else:
             units = [PreActConv(in_ch, width, 3, stride, bias), PreActConv(width, width, 3, bias=bias)]
         self.units = nn.Sequential(*units)
         self.project = links and (stride != 1 or in_ch != out_ch)
-        self.shortcut = conv(in_ch, out_ch, 1, stride, bias) if self.project else None
+        self.shortcut = None if not self.project else ZeroPadIdentity(in_ch, out_ch, stride) \
+            if shortcut == "zero_pad" else conv(in_ch, out_ch, 1, stride, bias)
         self.links = links
         self.merge_mode = merge_mode
         self.out_channels = out_ch
@@ -68,6 +102,8 @@ class ResBlock(nn.Module):
             return self.units(x)
         if self.shortcut is None:
             return merge([x, self.units(x)], self.merge_mode)
+        if isinstance(self.shortcut, ZeroPadIdentity):  # an identity: the block's input itself, not pre-activated
+            return merge([self.shortcut(x), self.units(x)], self.merge_mode)
         first = self.units[0]
         act = first[1](first[0](x))  # the shared BN-ReLU (both_preact)
         residual = self.units[1:](first[2](act))
@@ -94,15 +130,28 @@ class ResNetV2(Network):
     residual_removes = "links"
 
     @classmethod
+    def check_arch(cls, stride_on: str = "3x3", shortcut: str = "projection", bottleneck: bool = True, **_) -> None:
+        if stride_on not in STRIDE_ON:
+            raise ValueError(f"model.stride_on={stride_on!r} is not one of {', '.join(STRIDE_ON)} (3x3: "
+                             "fb.resnet.torch and PyTorch ports; 1x1: He's resnet-pre-act.lua)")
+        if stride_on == "1x1" and not bottleneck:
+            raise ValueError("model.stride_on=1x1 needs bottleneck blocks (basic blocks have no 1x1 conv: they stride "
+                             "their first 3x3); set model.stride_on=3x3")
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"model.shortcut={shortcut!r} is not one of {', '.join(SHORTCUTS)} (projection: a 1x1 "
+                             "conv, option B; zero_pad: the parameter-free identity of the CIFAR ResNets, option A)")
+
+    @classmethod
     def scaled_widths(cls, width_mult: float = 1.0, widths: tuple[int, ...] = (16, 32, 64), stem: int = 16,
                       **_) -> dict:
         return {"stem": scale_width(stem, width_mult), "widths": [scale_width(w, width_mult) for w in widths]}
 
     def __init__(self, depth: int = 164, bottleneck: bool = True, widths: tuple[int, ...] = (16, 32, 64),
-                 stem: int = 16, conv_bias: bool = False, num_classes: int = 10, in_chans: int = 3,
-                 image_size: int = 32, links: bool = True, merge: str | None = None, head: str | None = None,
-                 residual: bool = True, width_mult: float = 1.0):
+                 stem: int = 16, conv_bias: bool = False, stride_on: str = "3x3", shortcut: str = "projection",
+                 num_classes: int = 10, in_chans: int = 3, image_size: int = 32, links: bool = True,
+                 merge: str | None = None, head: str | None = None, residual: bool = True, width_mult: float = 1.0):
         n = blocks_per_stage(depth, bottleneck)
+        self.check_arch(stride_on, shortcut, bottleneck)
         super().__init__(num_classes, in_chans, image_size, links, merge, head, residual)
         links = self.links = self.residual = links and residual  # no identity add is no shortcut at all here
         scaled = self.scaled_widths(width_mult, widths, stem)
@@ -113,7 +162,8 @@ class ResNetV2(Network):
             blocks = []
             for b in range(n):
                 stride = 2 if (s > 0 and b == 0) else 1
-                blocks.append(ResBlock(in_ch, width, stride, bottleneck, links, self.merge_mode, conv_bias))
+                blocks.append(ResBlock(in_ch, width, stride, bottleneck, links, self.merge_mode, conv_bias,
+                                       stride_on, shortcut))
                 in_ch = blocks[-1].out_channels
             stages.append(nn.Sequential(*blocks))
         self.learner = nn.Sequential(*stages)

@@ -16,6 +16,7 @@ from baselines.resnet_v2 import ResNetV2
 from baselines.sparsenet import SparseNet, aggregated_inputs
 from jumpnet.config.compose import compose_config
 from jumpnet.describe import describe
+from jumpnet.errors import ConfigError
 from jumpnet.models.cost import count_params, measure
 from jumpnet.models.factory import build_model
 
@@ -176,3 +177,34 @@ def test_describe_cli_reports_params_and_feature_map(described: dict, model: str
     classifier_in = 256 if model == "plain_cnn" else fmap[0]   # plain_cnn's classifier follows a 256-wide FC
     assert c100["params"] - params == 90 * (classifier_in + 1)  # the linear classifier grows by 90 classes
     assert c100["macs"] * 2 == c100["flops"] > 0
+
+
+@pytest.mark.parametrize("overrides,params,macs", [
+    ([], 1_703_258, 247_646_720),                                           # stride on the 3x3 (default)
+    (["model.stride_on=1x1"], 1_703_258, 244_500_992),                      # He's resnet-pre-act.lua: -1.3% MACs
+    (["model.shortcut=zero_pad"], 1_661_274, 242_403_840),                  # option A: no projection parameters
+    (["model=resnet_v2_110", "model.shortcut=zero_pad"], 1_727_962, 252_887_680),  # ResNet-110: -2,560 params
+])
+def test_resnet_reference_switches_change_only_what_they_name(overrides: list[str], params: int, macs: int) -> None:
+    cfg = compose_config(["model=resnet_v2", *overrides, "data.archive=null"])
+    facts = measure(build_model(cfg), 32)
+    assert (facts["params"], facts["macs"], facts["feature_map"]) == (params, macs, list(EXACT[cfg.model.name][1]))
+
+
+def test_the_zero_padded_shortcut_is_the_subsampled_input_with_zero_channels() -> None:
+    net = ResNetV2(depth=20, bottleneck=False, shortcut="zero_pad").eval()
+    block = net.learner[1][0]  # stage 2's first block: 16 -> 32 channels at stride 2
+    x = torch.randn(2, 16, 8, 8)
+    out = block.shortcut(x)
+    assert out.shape == (2, 32, 4, 4) and torch.equal(out[:, :16], x[:, :, ::2, ::2]) and not out[:, 16:].any()
+    with torch.no_grad():
+        assert torch.allclose(block(x), out + block.units(x))
+
+
+@pytest.mark.parametrize("overrides,words", [
+    (["model=resnet_v2_110", "model.stride_on=1x1"], "model.stride_on=1x1 needs bottleneck blocks"),
+    (["model=resnet_v2", "model.shortcut=zeropad"], "model.shortcut='zeropad' is not one of projection, zero_pad"),
+])
+def test_a_switch_a_model_cannot_take_is_refused_in_one_line(overrides: list[str], words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        describe([*overrides, "data.archive=null"])

@@ -18,9 +18,11 @@ import pytest
 import yaml
 from scipy import stats
 
-from jumpnet.report import build_report
+from jumpnet.report import bootstrap, build_report
 from jumpnet.report.comparisons import ablation_deltas
+from jumpnet.report.stats import mcnemar
 from jumpnet.report.tables import ablations
+from jumpnet.run.predictions import Predictions, PredictionsInvalid, read_predictions, write_predictions
 
 Q75 = "/shared/datasets/cifar10-jpeg.tar.xz"
 
@@ -137,3 +139,74 @@ def test_flaw_4_diverged_runs_are_part_of_the_result() -> None:
     assert f"1/3 [{exact.low:.0%}, {exact.high:.0%}]" in md
     sens = next(line for line in md.splitlines() if "↳ diverged at chance" in line)
     assert f"{np.mean(at_chance):.2f} ± {np.std(at_chance, ddof=1):.2f}" in sens and "3 (incl. 1 diverged)" in sens
+
+
+def correctness(rng: np.random.Generator, images: int, seeds: int, skill: float) -> list[np.ndarray]:
+    """Per-seed 0/1 vectors over shared images: each image's difficulty is common to every run, as on a test set."""
+    difficulty = np.linspace(-3, 3, images)
+    return [(rng.random(images) < 1 / (1 + np.exp(difficulty - skill - rng.normal(0, 0.1)))).astype(float)
+            for _ in range(seeds)]
+
+
+def naive_bootstrap(a: list[np.ndarray], b: list[np.ndarray], reps: int, seed: int) -> np.ndarray:
+    """The reference: per replicate, draw seeds of each arm and one set of image indices, and average."""
+    rng, n = np.random.default_rng(seed), len(a[0])
+    out = np.empty(reps)
+    for r in range(reps):
+        images = rng.integers(0, n, n)
+        pick_a, pick_b = rng.integers(0, len(a), len(a)), rng.integers(0, len(b), len(b))
+        out[r] = 100 * (np.mean([a[i][images].mean() for i in pick_a]) - np.mean([b[i][images].mean() for i in pick_b]))
+    return out
+
+
+def test_the_bootstrap_over_seeds_and_images_matches_a_direct_resampling() -> None:
+    rng = np.random.default_rng(0)
+    a, b = correctness(rng, 2000, 3, 0.3), correctness(rng, 2000, 2, 0.0)
+    mine = bootstrap.difference(a, b, reps=4000, seed=1)
+    ref = naive_bootstrap(a, b, 4000, seed=2)
+    sd = ref.std(ddof=1)
+    assert mine.se == pytest.approx(sd, rel=0.06)
+    assert (mine.low, mine.high) == pytest.approx(tuple(np.percentile(ref, [2.5, 97.5])), abs=0.25 * sd)
+    # one seed per arm: the image level alone, whose variance is known exactly: var(d) / N over the images
+    one = bootstrap.difference(a[:1], b[:1], reps=4000, seed=3)
+    d = 100 * (a[0] - b[0])
+    assert one.se == pytest.approx(d.std() / math.sqrt(len(d)), rel=0.04)
+    assert bootstrap.difference(a, b, reps=500, seed=1) == bootstrap.difference(a, b, reps=500, seed=1)  # repeatable
+
+
+def test_mcnemar_is_the_exact_binomial_test_of_the_discordant_images() -> None:
+    a = np.array([1] * 15 + [0] * 5 + [1] * 70 + [0] * 10, dtype=bool)  # 15 only a, 5 only b, 80 agree
+    b = np.array([0] * 15 + [1] * 5 + [1] * 70 + [0] * 10, dtype=bool)
+    p, only_a, only_b = mcnemar(a, b)
+    by_hand = min(1.0, 2 * sum(math.comb(20, i) for i in range(6)) / 2 ** 20)
+    assert (only_a, only_b) == (15, 5) and p == pytest.approx(by_hand) and by_hand == pytest.approx(0.04138946533)
+    assert p == pytest.approx(stats.binomtest(5, 20, 0.5).pvalue)
+    assert mcnemar(a, a)[0] == 1.0  # no discordant image: nothing against the null
+
+
+def test_runs_with_predictions_get_mcnemar_and_the_bootstrap_old_runs_are_marked(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    label = rng.integers(0, 10, 1000)
+    sweep = tmp_path / "sweep"
+    kept = {}
+    for ablation, skill in (("full", 0.8), ("no_links", 0.74), ("add", 0.79)):
+        correct = rng.random(1000) < skill
+        pred = np.where(correct, label, (label + 1) % 10)
+        run = write_run(sweep, "jumpnet", ablation, 0, float(correct.mean()))
+        write_predictions(run, Predictions(pred, label))
+        kept[ablation] = correct
+    write_run(sweep, "jumpnet", "add", 1, 0.79)  # an old run: no predictions.npz
+    report = build_report([sweep], tmp_path / "report")
+    arms = report.arms.set_index("ablation")
+    no_links = arms.loc["no_links"]
+    assert no_links["test"] == "McNemar" and no_links["p"] == pytest.approx(mcnemar(kept["no_links"], kept["full"])[0])
+    assert no_links["boot_low"] < no_links["delta"] < no_links["boot_high"]
+    assert np.isnan(arms.loc["add", "boot_low"])  # seed 1 of add has no per-image predictions
+    table = (tmp_path / "report" / "table_ablations.md").read_text()
+    assert " McNemar" in table and "— †" in table
+    readme = (tmp_path / "report" / "README.md").read_text()
+    assert f"`{sweep / 'jumpnet-add-s1'}`: no predictions.npz" in readme
+    bad = sweep / "jumpnet-full-s0"
+    write_predictions(bad, Predictions(label, label))  # all correct: not the record's test_acc
+    with pytest.raises(PredictionsInvalid, match="is not the record's test_acc"):
+        read_predictions(bad, json.loads((bad / "metrics.json").read_text())["test_acc"])

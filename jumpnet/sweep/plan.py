@@ -27,6 +27,7 @@ from jumpnet.models.factory import ModelSpec
 from jumpnet.paths import REPORTS_DIR
 from jumpnet.run.hardware import device_label
 from jumpnet.sweep.arms import Arm, load_sweep
+from jumpnet.sweep.power import power_lines
 from jumpnet.sweep.speeds import Figure, concurrency_levels, load_figures, pick
 from jumpnet.sweep.status import run_state, shorten
 from jumpnet.train.compile import compile_mode
@@ -160,6 +161,8 @@ def plan(overrides: list[str], device_name: str | None = None, reports: Path = R
         out.append(f"\nLeft out ({len(left_out)}):")
         strip = (lambda text: text.replace(prefix + "/", "")) if prefix else (lambda text: text)
         out += [f"  {strip(a.name)}: {strip(a.why)}" for a in left_out]
+    power = power_lines(master, runs)  # the primary family's detectable difference and seeds (jumpnet.sweep.power)
+    out += ["", *power] if power else []
     out += ["", *totals(df, device_name, reports)] if rows else ["", "Totals: nothing to run."]
     return "\n".join(out)
 
