@@ -9,8 +9,13 @@ import pytest
 from omegaconf import OmegaConf
 
 from jumpnet.config.compose import compose_config
+from jumpnet.models.matching import TOLERANCE
 from jumpnet.report import Report, build_report
-from tests.conftest import TINY_DATA, WITH_TEST_CONF, find_runs, run_py
+from jumpnet.report.budget import equal_budget
+from jumpnet.report.comparisons import ablation_deltas
+from jumpnet.sweep.budgets import budget_width
+from tests.conftest import ROOT, TINY_DATA, WITH_TEST_CONF, find_runs, run_py
+from tests.test_stats import fake_runs
 
 ARMS = ["model=tiny_jumpnet,tiny_resnet_v2 model.width_mult=0.5,1",
         "model=tiny_jumpnet,tiny_resnet_v2 ablation=add_matched,no_links,no_shortcuts"]
@@ -88,3 +93,36 @@ def test_a_malformed_arm_stops_the_sweep_before_any_run(tmp_path: Path) -> None:
                    *WITH_TEST_CONF, f"paths.experiments_dir={tmp_path}"], timeout=120)
     assert proc.returncode != 0 and "hydra.sweeper.arms entry" in proc.stderr
     assert not find_runs(tmp_path)
+
+
+def test_the_presets_widths_are_the_matchers_solve_at_each_declared_budget() -> None:
+    """conf/experiment/budget.yaml trains every family AT plan.budgets: each width is the solver's, within 2%."""
+    preset = OmegaConf.load(ROOT / "conf" / "experiment" / "budget.yaml")
+    budgets = [int(b) for b in preset.plan.budgets]
+    lines = [a for a in preset.hydra.sweeper.arms if "model.width_mult=" in a]
+    assert len(lines) == 5 and "equal_budget" in preset.plan.primary
+    for line in lines:
+        model = re.search(r"model=(\w+)", line).group(1)
+        widths = [float(w) for w in re.search(r"model.width_mult=([\d.,]+)", line).group(1).split(",")]
+        for width, target in zip(widths, budgets, strict=True):
+            solved = budget_width([f"model={model}", "data.archive=null"], target)
+            assert solved.width_mult == width and abs(solved.ratio - 1) <= TOLERANCE, (model, target, solved)
+
+
+def test_table_three_reads_measured_budgets_and_marks_what_it_interpolates() -> None:
+    runs = fake_runs([
+        *[("a", w, "full", s, "completed", acc + s / 100, p) for w, acc, p in
+          ((0.5, 0.80, 1010), (1.0, 0.85, 1990), (2.0, 0.90, 4020)) for s in range(3)],
+        *[("b", w, "full", s, "completed", acc + s / 100, p) for w, acc, p in
+          ((0.5, 0.70, 995), (2.0, 0.80, 4000)) for s in range(3)],
+    ])
+    table = equal_budget(ablation_deltas(runs), "test data", budgets=[1000.0, 2000.0, 4000.0])
+    rows = table.text.set_index("Params")
+    assert list(rows.index) == ["1K", "2K", "4K"]
+    assert rows.loc["1K", "a"].startswith("81.00 [") and not rows.loc["1K", "a"].endswith("ⁱ")  # measured: 1,010
+    assert rows.loc["2K", "a"].startswith("86.00 [") and not rows.loc["2K", "a"].endswith("ⁱ")
+    assert rows.loc["2K", "b"].endswith("ⁱ")  # b was not trained at 2K: interpolated, and marked
+    assert "1 cell marked ⁱ is interpolated" in table.caption
+    assert table.best.loc[0, "a"]  # 81 vs 71 at 1K, the ranking declared nowhere: one family of all, Holm
+    exploratory = equal_budget(ablation_deltas(runs), "test data", [1000.0], primary=["a:no_links"])
+    assert not exploratory.best.to_numpy().any() and "exploratory" in exploratory.caption

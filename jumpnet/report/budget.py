@@ -85,12 +85,12 @@ def at_budget(curve: pd.DataFrame, budget: float) -> tuple[tuple[float, ...] | N
 
 
 def table_budgets(curves: pd.DataFrame, declared: list[float]) -> list[float]:
-    """The declared budgets (``plan.budgets``) inside two or more families' measured ranges, else the common ones."""
-    if declared:
-        ranges = [(g["params"].min() * (1 - TOLERANCE), g["params"].max() * (1 + TOLERANCE))
-                  for _, g in curves.groupby("family", sort=False)]
-        return [b for b in declared if sum(lo <= b <= hi for lo, hi in ranges) >= 2]
-    return common_budgets(curves)
+    """The declared budgets (``plan.budgets``) inside two or more families' measured ranges; where none is (the
+    runs were not made at them), the common ones."""
+    ranges = [(g["params"].min() * (1 - TOLERANCE), g["params"].max() * (1 + TOLERANCE))
+              for _, g in curves.groupby("family", sort=False)]
+    inside = [b for b in declared if sum(lo <= b <= hi for lo, hi in ranges) >= 2]
+    return inside or common_budgets(curves)
 
 
 def equal_budget(arms: pd.DataFrame, describe_data: str, budgets: list[float] | None = None,
@@ -120,7 +120,8 @@ def equal_budget(arms: pd.DataFrame, describe_data: str, budgets: list[float] | 
     family_kind = ranking_family(list(primary or []))
     for (row, family, _), p in zip(tests, holm([p for *_, p in tests])):
         best.loc[row, family] = bool(p < ALPHA) and family_kind != EXPLORATORY
-    how = (f"{interpolated} cell{'s' if interpolated != 1 else ''} marked {INTERPOLATED} are interpolated linearly "
+    plural = interpolated != 1
+    how = (f"{interpolated} cell{'s' * plural} marked {INTERPOLATED} {'are' if plural else 'is'} interpolated linearly "
            f"in log-params between the family's two nearest measured budgets (never extrapolated; the interval "
            f"carried through, variances weighted, Welch-Satterthwaite degrees of freedom; it assumes the line "
            f"between the two is exact)" if interpolated else "no cell is interpolated")

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
 from jumpnet.config.schema import primary_family
+from jumpnet.models.matching import TOLERANCE, budget
 from jumpnet.run.folder import RecordUnreadable, read_metrics
 from jumpnet.sweep.arms import Arm
 
@@ -119,16 +120,34 @@ def comparisons(runs: list[Arm], pairs: list[tuple[str, str]]) -> tuple[list[Com
     (exploratory)."""
     groups = arm_groups(runs)
     primary, others = [], 0
-    for (level, model, label), dirs in groups.items():
-        full = groups.get((level, model, "full"))
-        if label == "full" or not full:
-            continue
-        if (model, label) in pairs:
-            where = "" if str(level) == str(runs[0].cfg.hydra.sweep.dir) else f" [{level.name}]"
-            primary.append(Comparison(f"{model} {label} vs full{where}", dirs, full))
+    found = [(level, model, label, dirs) for (level, model, label), dirs in groups.items()
+             if label != "full" and (level, model, "full") in groups]
+    levels = {level for level, model, label, _ in found if (model, label) in pairs}
+    for level, model, label, dirs in found:
+        if (model, label) in pairs:  # the override level is named only where the grid has several
+            where = f" [{level.name}]" if len(levels) > 1 else ""
+            primary.append(Comparison(f"{model} {label} vs full{where}", dirs, groups[(level, model, "full")]))
         else:
             others += 1
     return primary, others
+
+
+def at_budgets(runs: list[Arm], budgets: list[float]) -> dict[float, list[list[Path]]]:
+    """The ``full`` arms of the grid built at each budget (parameters within the matcher's tolerance): each
+    family's seeds there."""
+    found: dict[float, list[list[Path]]] = {b: [] for b in budgets}
+    first: dict[tuple, Arm] = {}
+    for arm in runs:
+        first.setdefault((arm.run_dir.parent, arm.cfg.model.name, arm.spec.label), arm)
+    groups = arm_groups(runs)
+    for key, arm in first.items():
+        if key[2] != "full":
+            continue
+        params = budget(arm.spec.model.build, "params", int(arm.spec.model.data["image_size"]))
+        for target in budgets:
+            if abs(params / target - 1) <= TOLERANCE:
+                found[target].append(groups[key])
+    return found
 
 
 def power_lines(master: DictConfig, runs: list[Arm]) -> list[str]:
@@ -139,13 +158,16 @@ def power_lines(master: DictConfig, runs: list[Arm]) -> list[str]:
         return []
     target, prior = float(plan.get("target_delta", 0.3)), float(plan.get("sigma", 0.2))
     tests, others = comparisons(runs, pairs)
-    groups = arm_groups(runs)
-    full_arms = [d for (_, _, label), d in groups.items() if label == "full"]
-    budgets = list(plan.get("budgets") or []) if ranking else []
-    if ranking and full_arms:
-        seeds = min(map(len, full_arms))
-        tests += [Comparison(f"equal-budget ranking at {b:,.0f} params (best vs runner-up family)",
-                             full_arms[0][:seeds], full_arms[0][:seeds]) for b in budgets]
+    sigma_groups: dict[str, list[list[Path]]] = {t.name: [t.a, t.b] for t in tests}
+    if ranking:
+        ranked = {b: arms for b, arms in at_budgets(runs, [float(b) for b in plan.get("budgets") or []]).items()
+                  if len(arms) >= 2}
+        pooled = [g for arms in ranked.values() for g in arms]
+        for b, arms in ranked.items():
+            seeds = sorted(map(len, arms))
+            name = f"equal-budget ranking at {b:,.0f} params ({len(arms)} families; the best vs the runner-up)"
+            tests.append(Comparison(name, arms[0][:seeds[0]], arms[0][:seeds[1]]))
+            sigma_groups[name] = pooled
     if not tests:
         return [f"Power: the primary family ({', '.join(map(str, plan.primary))}) has no comparison in this grid."]
     m, alpha = len(tests), ALPHA / len(tests)
@@ -153,8 +175,7 @@ def power_lines(master: DictConfig, runs: list[Arm]) -> list[str]:
              f"strictest step alpha = {ALPHA}/{m} = {alpha:.4g}, {POWER:.0%} power, two-sided Welch t-test over "
              f"seeds; target difference plan.target_delta = {target:g} pt."]
     for test in tests:
-        ranking_test = test.name.startswith("equal-budget")
-        sigma, source = seed_sigma(full_arms if ranking_test else [test.a, test.b], prior)
+        sigma, source = seed_sigma(sigma_groups[test.name], prior)
         mdd = detectable(sigma, len(test.a), len(test.b), alpha)
         need = seeds_needed(target, sigma, alpha)
         lines.append(f"  {test.name}: {len(test.a)} vs {len(test.b)} seeds, sigma {sigma:.2f} pt ({source}): "
