@@ -116,7 +116,9 @@ def test_status_labels(state, label):
 def test_the_quick_preset_is_the_full_grid_on_a_short_schedule():
     presets = {name: OmegaConf.load(ROOT / "conf" / "experiment" / f"{name}.yaml")
                for name in ("ablation", "ablation_quick")}
-    assert presets["ablation_quick"].hydra.sweeper.params == presets["ablation"].hydra.sweeper.params  # grid, seeds
+    for key in ("params", "arms"):  # the grid and the seeds, the primary family's arms included
+        assert presets["ablation_quick"].hydra.sweeper[key] == presets["ablation"].hydra.sweeper[key]
+    assert presets["ablation_quick"].plan == presets["ablation"].plan
     quick = compose_config(["experiment=ablation_quick"])
     assert quick.trainer.epochs == 30 and quick.trainer.schedule == "onecycle" and quick.trainer.label_smoothing > 0
     assert quick.data.val_size == 5000 and quick.data.train_subset is None and quick.data.test_subset is None

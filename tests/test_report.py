@@ -16,6 +16,7 @@ from scipy import stats
 
 from jumpnet.report import Report, build_report
 from jumpnet.report.collect import collect, ordered
+from jumpnet.run.predictions import PREDICTIONS, read_predictions
 from tests.conftest import TINY_DATA, TINY_JUMPNET, run_module, run_py, wandb_records
 
 VARIANTS = ["full", "no_links", "add"]
@@ -219,3 +220,20 @@ def test_study_order_comes_first_then_other_names() -> None:
     variants = ordered(pd.Series(["head_fc", "concat", "full"]), ["full", "no_links", "add", "concat"])
     assert list(variants.categories) == ["full", "concat", "head_fc"] and variants.ordered
 
+
+
+def test_every_completed_run_keeps_its_predictions_and_they_give_its_test_acc(sweep: Path, report: Report) -> None:
+    for record_path in sweep.rglob("metrics.json"):
+        record = json.loads(record_path.read_text())
+        path = record_path.parent / PREDICTIONS
+        preds = read_predictions(record_path.parent, record["test_acc"])
+        assert preds is not None and len(preds.label) == 128 and preds.pred.dtype.kind == "i"
+        assert preds.accuracy == record["test_acc"] and path.stat().st_size < 2_000  # compact: 128 images
+    assert not report.per_image.missing and len(report.per_image.by_run) == len(VARIANTS) * len(SEEDS)
+    labels = {tuple(p.label) for p in report.per_image.by_run.values()}
+    assert len(labels) == 1  # every run tested on the same images, in the same order
+    for variant in ("no_links", "add"):
+        row = arm(report, variant)
+        assert row["boot_low"] <= row["delta"] <= row["boot_high"]  # seeds and images resampled
+    md = (report.out / "table_ablations.md").read_text()
+    assert "95% CI (seeds + images)" in md and "2 pairs" in md

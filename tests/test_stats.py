@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from jumpnet.report.ablation_table import ablations
 from jumpnet.report.budget import common_budgets, equal_budget, family_curves
 from jumpnet.report.comparisons import ablation_deltas, count_note
 from jumpnet.report.stats import combined_interval, compare, holm, mean_interval, paired, welch
-from jumpnet.report.tables import ablations
 
 
 def test_holm_matches_the_step_down_by_hand() -> None:

@@ -19,9 +19,9 @@ import yaml
 from scipy import stats
 
 from jumpnet.report import bootstrap, build_report
+from jumpnet.report.ablation_table import ablations
 from jumpnet.report.comparisons import ablation_deltas
 from jumpnet.report.stats import mcnemar
-from jumpnet.report.tables import ablations
 from jumpnet.run.predictions import Predictions, PredictionsInvalid, read_predictions, write_predictions
 
 Q75 = "/shared/datasets/cifar10-jpeg.tar.xz"
@@ -137,6 +137,7 @@ def test_flaw_4_diverged_runs_are_part_of_the_result() -> None:
     assert row["sens_p"] == pytest.approx(stats.ttest_ind(at_chance, [90.0, 90.5, 91.0], equal_var=False).pvalue)
     md = ablations(arms, "test data").markdown()
     assert f"1/3 [{exact.low:.0%}, {exact.high:.0%}]" in md
+    assert all(ord(c) < 128 for c in ablations(arms, "test data").latex())  # pdflatex-safe: every symbol spelled
     sens = next(line for line in md.splitlines() if "↳ diverged at chance" in line)
     assert f"{np.mean(at_chance):.2f} ± {np.std(at_chance, ddof=1):.2f}" in sens and "3 (incl. 1 diverged)" in sens
 

@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from jumpnet.report import tables as tbl
+from jumpnet.report.ablation_table import ablations
 from jumpnet.report.budget import equal_budget
 from jumpnet.report.collect import Runs, collect
 from jumpnet.report.comparisons import ablation_deltas
@@ -52,7 +53,7 @@ def build_report(dirs: list[str | Path], out: str | Path) -> Report:
     sizes = {len(p.label) for p in per_image.by_run.values()}
     setup = recipe(runs.common, tested_images(runs.completed, runs.common, sizes.pop() if len(sizes) == 1 else None))
     data = tbl.describe_data(runs.completed) + (f"; {setup}" if setup else "")
-    tables = [tbl.architectures(arms, data), tbl.ablations(arms, data, describe(runs.primary)),
+    tables = [tbl.architectures(arms, data), ablations(arms, data, describe(runs.primary)),
               equal_budget(arms, data, runs.budgets, runs.primary)]
     tables = [t for t in tables if t is not None]
     for table in tables:

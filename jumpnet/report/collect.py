@@ -6,7 +6,6 @@ the tables filter to completed runs; the rest are listed in the report.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import yaml
 
 from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.config.naming import ablation_label, is_neutral
+from jumpnet.report.setup import data_key, data_label, given
 from jumpnet.run.folder import RecordUnreadable, read_metrics
 
 METRICS = "metrics.json"
@@ -203,44 +203,15 @@ def _data_columns(cfg: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Series]
         columns["data_archive"] = runs["data_archive"].where(runs["data_archive"].notna(), None)
     columns["num_classes"] = pd.to_numeric(columns["num_classes"], errors="coerce").fillna(10)
     ids = runs["data_id"] if "data_id" in runs else pd.Series(None, index=runs.index, dtype=object)
-    known = {data_key(i, None, None, None) for i in ids if _given(i)}
+    known = {data_key(i, None, None, None) for i in ids if given(i)}
     if len(known) == 1:  # a run without a data_id (no record yet, or recorded before them) is on the one data found
-        ids = ids.where(ids.map(_given), next(iter(known)))
+        ids = ids.where(ids.map(given), next(iter(known)))
     keys = [data_key(i, n, a, t) for i, n, a, t in
             zip(ids, columns["data_name"], columns["data_archive"], columns["data_test_subset"])]
     columns["data_key"] = pd.Series(keys, index=runs.index, dtype=object)
     columns["data_label"] = pd.Series([data_label(k, a) for k, a in zip(keys, columns["data_archive"])],
                                       index=runs.index, dtype=object)
     return columns
-
-
-def data_key(data_id: object, name: object, archive: object, test_subset: object) -> str:
-    """What a run was measured on: its ``data_id`` (an archive's SHA-256, a torchvision dataset, what makes the
-    synthetic images; the folder torchvision reads from does not change the images), and its test subset.
-    Runs recorded before ``data_id``: the dataset and archive file named in their config."""
-    if isinstance(data_id, str) and data_id:
-        key = data_id.split(" (torchvision) in ")[0] + " (torchvision)" if " (torchvision) in " in data_id \
-            else data_id
-    else:
-        key = f"{name} ({Path(str(archive)).name})" if _given(archive) else f"{name}"
-    return key + (f", test subset {int(test_subset)}" if _given(test_subset) else "")
-
-
-def data_label(key: str, archive: object) -> str:
-    """A short name for a data key: the archive's file name and its hash's first digits, the torchvision dataset,
-    or ``synthetic`` and a digest of what generates it."""
-    base, _, subset = key.partition(", test subset ")
-    if base.startswith("sha256:"):
-        name = (Path(str(archive)).name if _given(archive) else "archive") + f"@{base[7:15]}"
-    elif base.endswith(" (torchvision)"):
-        name = base
-    else:
-        name = base.split(":")[0].split(" (")[0] + "@" + hashlib.sha256(base.encode()).hexdigest()[:8]
-    return name + (f" (test subset {subset})" if subset else "")
-
-
-def _given(value: object) -> bool:
-    return value is not None and not (isinstance(value, float) and np.isnan(value)) and str(value) not in ("", "None")
 
 
 def _setting_columns(runs: pd.DataFrame, varying: list[str]) -> list[str]:

@@ -106,7 +106,8 @@ def ablation_deltas(runs: pd.DataFrame, primary: list[str] | None = None,
         any_diverged = has_ref and (arm.n_diverged or ref["n_diverged"].iloc[0])
         sens = compare(accuracies(arm_units(at_chance, key)), accuracies(arm_units(at_chance, ref_key))) \
             if any_diverged else Comparison()
-        results.append({**row, "sens_delta": sens.diff, "sens_low": sens.low, "sens_high": sens.high,
+        results.append({**row, "sens_delta": sens.diff, "sens_low": max(sens.low, -100.0),
+                        "sens_high": min(sens.high, 100.0),
                         "sens_p": sens.p,
                         "d_params": arm.params - ref["params"].iloc[0] if has_ref else np.nan,
                         "d_macs": arm.macs - ref["macs"].iloc[0] if has_ref else np.nan})

@@ -178,8 +178,11 @@ def ablation_deltas(arms: pd.DataFrame) -> Figure:
         ax.bar(pos, arm["delta"], width * 0.9, yerr=err if has_ci else None, capsize=2, label=variant,
                color=variant_color(["full", *variants], variant), error_kw={"lw": 0.8},
                hatch="////" if base_variant(variant) != variant else None, edgecolor="white", lw=0)
+        for x, low, high in zip(pos, arm.get("boot_low", []), arm.get("boot_high", [])):
+            if np.isfinite(low):  # seeds and test images: a thin grey whisker beside the bar
+                ax.plot([x + width * 0.3] * 2, [low, high], color="0.55", lw=0.8, solid_capstyle="butt", zorder=3)
         for x, d, low, high, p in zip(pos, arm["delta"], arm["ci_low"], arm["ci_high"], arm["p_holm"]):
-            if p < 0.05:  # significant at 5% after Holm's adjustment: a star beyond the CI's far end
+            if p < 0.05:  # the primary family (or all, none declared), significant after Holm: a star beyond the CI
                 ax.annotate("*", (x, low if d < 0 else high), ha="center", va="top" if d < 0 else "bottom")
         for x, (_, lost) in zip(pos, arm.iterrows()):
             if pd.isna(lost["delta"]):  # no completed run: say what happened where its bar would be
@@ -197,8 +200,9 @@ def ablation_deltas(arms: pd.DataFrame) -> Figure:
     ax.set_ylabel("Δ test acc. vs full (pp)")
     ax.grid(True, axis="y", lw=0.3, alpha=0.5)
     if variants:
-        fig.legend(loc="outside upper center", ncols=min(4, len(variants)), title="Variant (error bars: 95% CI; "
-                   "* p < 0.05, Welch, Holm-adjusted;\nx: no completed run)", handlelength=1.2, columnspacing=1.0)
+        fig.legend(loc="outside upper center", ncols=min(4, len(variants)), title="Variant (error bars: 95% CI over "
+                   "seeds; grey: seeds + test images;\n* p < 0.05, Welch, Holm-adjusted, primary family; x: no "
+                   "completed run)", handlelength=1.2, columnspacing=1.0)
     else:
         ax.text(0.5, 0.5, "no ablation variants with a full baseline", ha="center", va="center",
                 transform=ax.transAxes)

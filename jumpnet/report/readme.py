@@ -23,8 +23,10 @@ FIGURE_CAPTIONS = {
                        "(every seed diverged or failed).",
     "fig_val_curves": "Validation accuracy per epoch, one panel per model (line: mean over seeds; band: ±1 std).",
     "fig_ablation_deltas": "Test-accuracy change of each variant vs the full variant of its model and width (error "
-                           "bars: 95% CI, Welch's t-test across seeds; *: p < 0.05 after Holm's adjustment; "
-                           "×: no completed run, labelled with what happened).",
+                           "bars: 95% CI, Welch's t-test across seeds; thin grey whisker: 95% bootstrap interval "
+                           "over seeds and test images, where every run kept its predictions; *: p < 0.05 after "
+                           "Holm's adjustment over the primary family (over all comparisons where none is "
+                           "declared); ×: no completed run, labelled with what happened).",
 }
 
 

@@ -1,4 +1,5 @@
-"""What every caption must say about how the numbers were made: the data copy, the splits, the schedule.
+"""What every caption must say about how the numbers were made: the data copy, the splits, the schedule; and
+which data a run was measured on (``data_key``: an arm never mixes data).
 
 A 2-epoch run on a 2,000-image slice must never read as "CIFAR-10": the captions state the data set and copy,
 the training split's size (after ``data.val_size`` and ``data.train_subset``), the test split, and the recipe
@@ -6,9 +7,11 @@ the runs share (epochs, schedule, lr, batch size), all from the runs' configs an
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 DATA_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "synthetic": "synthetic data"}
@@ -91,3 +94,32 @@ def width_changes(arms: pd.DataFrame) -> str:
         if changed:
             notes.append(f"{arm['model']} {arm['ablation']}")
     return ", ".join(dict.fromkeys(notes))
+
+
+def data_key(data_id: object, name: object, archive: object, test_subset: object) -> str:
+    """What a run was measured on: its ``data_id`` (an archive's SHA-256, a torchvision dataset, what makes the
+    synthetic images; the folder torchvision reads from does not change the images), and its test subset.
+    Runs recorded before ``data_id``: the dataset and archive file named in their config."""
+    if isinstance(data_id, str) and data_id:
+        key = data_id.split(" (torchvision) in ")[0] + " (torchvision)" if " (torchvision) in " in data_id \
+            else data_id
+    else:
+        key = f"{name} ({Path(str(archive)).name})" if given(archive) else f"{name}"
+    return key + (f", test subset {int(test_subset)}" if given(test_subset) else "")
+
+
+def data_label(key: str, archive: object) -> str:
+    """A short name for a data key: the archive's file name and its hash's first digits, the torchvision dataset,
+    or ``synthetic`` and a digest of what generates it."""
+    base, _, subset = key.partition(", test subset ")
+    if base.startswith("sha256:"):
+        name = (Path(str(archive)).name if given(archive) else "archive") + f"@{base[7:15]}"
+    elif base.endswith(" (torchvision)"):
+        name = base
+    else:
+        name = base.split(":")[0].split(" (")[0] + "@" + hashlib.sha256(base.encode()).hexdigest()[:8]
+    return name + (f" (test subset {subset})" if subset else "")
+
+
+def given(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value)) and str(value) not in ("", "None")

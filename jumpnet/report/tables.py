@@ -1,9 +1,9 @@
-"""The paper's tables 1 and 2, as Markdown (README, GitHub) and LaTeX (booktabs) from the same frames.
+"""The paper's tables as Markdown (README, GitHub) and LaTeX (booktabs) from the same frames, and Table 1.
 
 Each table is a numeric frame (what is compared, bolded, tested) plus a text
 frame (what is printed); pandas writes both outputs so the two never disagree.
-Captions state the data, splits and recipe (``setup``), which tests form the
-primary family and what Holm's adjustment ran over (``families``).
+Table 2 is ``ablation_table``, Table 3 ``budget``; captions state the data,
+splits and recipe (``setup``).
 """
 from __future__ import annotations
 
@@ -15,14 +15,11 @@ import pandas as pd
 
 from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.report.comparisons import count_note
-from jumpnet.report.families import ALL, EXPLORATORY, PRIMARY
-from jumpnet.report.setup import describe_data, width_changes
+from jumpnet.report.setup import describe_data
 
-__all__ = ["Table", "ablations", "architectures", "describe_data"]
+__all__ = ["Table", "architectures", "describe_data"]
 
 TEST_NAME = "Welch's t-test"
-SENSITIVITY = "↳ diverged at chance"
-NO_PREDICTIONS = "— †"  # no per-image predictions in some run (recorded before they were kept)
 # pdflatex-safe spellings of the few non-ASCII characters the tables use.
 LATEX_TEXT = {"±": r"$\pm$", "×": r"$\times$", "Δ": r"$\Delta$", "—": "---", "–": "--", "−": "$-$", "≥": r"$\geq$",
               "↳": r"$\hookrightarrow$", "†": r"$\dagger$", "ⁱ": r"$^{i}$"}
@@ -109,28 +106,6 @@ def group_columns(arms: pd.DataFrame, text: pd.DataFrame, at: int = 1) -> pd.Dat
     return text
 
 
-def variant_label(arm: pd.Series, full_map: str | None = None) -> str:
-    """The variant's name and what it builds: a matched arm the width it was built at (``add_matched (×1.64)``),
-    an arm whose head sees another feature map than ``full``'s that map (``no_links [12×8×8]``: DenseNet and
-    SparseNet run ``add`` and ``no_links`` at the growth rate's width, ``no_links`` a plain chain of layers)."""
-    name, built = str(arm["ablation"]), arm.get("match_width_mult")
-    if built is not None and not pd.isna(built) and not np.isclose(built, arm["width"]):
-        name += f" ({width_label(built)})"
-    fmap = arm.get("feature_map")
-    if full_map and isinstance(fmap, str) and fmap != full_map:
-        name += f" [{fmap.replace(' x ', '×')}]"
-    return name
-
-
-def p_pair(p: float, adjusted: float, family: str = ALL, test: str = "", pairs: int | None = None) -> str:
-    """``raw (Holm-adjusted)`` (an exploratory test: its raw p alone), McNemar's marked, the pairs counted; a dash
-    where no test was possible."""
-    if np.isnan(p):
-        return DASH
-    text = f"{num(p, '.3f')}" + ("" if family == EXPLORATORY else f" ({num(adjusted, '.3f')})")
-    return text + (" McNemar" if test == "McNemar" else "") + (f", {pairs} pairs" if pairs else "")
-
-
 def unique_extremes(numeric: pd.DataFrame, direction: dict[str, str], groups: pd.Series) -> pd.DataFrame:
     """Exact costs (params, MACs, size): bold only a strictly best value of its group (one width), never a tie."""
     best = extremes(numeric, direction, groups)
@@ -171,108 +146,6 @@ def architectures(arms: pd.DataFrame, describe_data: str) -> Table:
                f"where {TEST_NAME} finds it above the runner-up's (p < 0.05, Holm-adjusted over the widths; "
                f"exploratory).")
     return Table("architectures", text, best, caption)
-
-
-def ci_cell(low: float, high: float) -> str:
-    return DASH if np.isnan(low) else f"[{num(low, '+.2f')}, {num(high, '+.2f')}]"
-
-
-def divergence_cell(arm: pd.Series) -> str:
-    """``1/3 [1%, 91%]``: runs that diverged of those that ended, with the Clopper-Pearson 95% interval."""
-    ended = int(arm["n_runs"]) + int(arm["n_diverged"])
-    if not ended:
-        return DASH
-    return f"{int(arm['n_diverged'])}/{ended} [{arm['div_low']:.0%}, {arm['div_high']:.0%}]"
-
-
-def boot_cell(arm: pd.Series) -> str:
-    if not np.isnan(arm["boot_low"]):
-        return ci_cell(arm["boot_low"], arm["boot_high"])
-    return NO_PREDICTIONS if arm["ablation"] != "full" and not np.isnan(arm["delta"]) else DASH
-
-
-def ablation_rows(arms: pd.DataFrame) -> pd.DataFrame:
-    """Table 2's rows as values: one per arm and, below an arm with diverged runs (or whose full arm has them),
-    its sensitivity row (diverged runs counted at chance accuracy)."""
-    fmap = {tuple(r[["model", "width", "setting"]]): r["feature_map"] for _, r in arms.iterrows()
-            if r["ablation"] == "full"}
-    rows = []
-    for _, arm in arms.iterrows():
-        ref_map = fmap.get(tuple(arm[["model", "width", "setting"]]))
-        rows.append({**arm.to_dict(), "label": variant_label(arm, ref_map), "sensitivity": False})
-        if arm["n_diverged"] or not np.isnan(arm["sens_delta"]):
-            mean = arm["sens_mean"] if arm["n_diverged"] else arm["acc_mean"]
-            rows.append({**arm.to_dict(), "label": SENSITIVITY, "sensitivity": True, "acc_mean": mean,
-                         "acc_std": arm["sens_std"] if arm["n_diverged"] else arm["acc_std"],
-                         "delta": arm["sens_delta"], "ci_low": arm["sens_low"], "ci_high": arm["sens_high"],
-                         "p": arm["sens_p"], "best": False})
-    return pd.DataFrame(rows).reset_index(drop=True)
-
-
-def ablations(arms: pd.DataFrame, describe_data: str, primary: str = "none declared") -> Table:
-    """Table 2: every arm, its accuracy and its difference from the ``full`` arm of the same model and width."""
-    rows = ablation_rows(arms.reset_index(drop=True))
-    sens = rows["sensitivity"]
-    mdiv, mu = unit(arms["macs"])
-    text = group_columns(rows, pd.DataFrame({"Model": rows["model"].astype(str).map(model_label),
-                                             "Variant": rows["label"]}))
-    text = text.assign(**{
-        "Test acc. (%)": [pm(m, s) for m, s in zip(rows["acc_mean"], rows["acc_std"])],
-        "n": [f"{int(r['sens_n'])} (incl. {int(r['n_diverged'])} diverged)" if r["sensitivity"] and r["n_diverged"]
-              else "" if r["sensitivity"] else count_note(r) for _, r in rows.iterrows()],
-    })
-    if arms["n_diverged"].any():
-        text["Diverged"] = ["" if r["sensitivity"] else divergence_cell(r) for _, r in rows.iterrows()]
-    text = text.assign(**{
-        "Δ (pp)": rows["delta"].map(lambda v: num(v, "+.2f")),
-        "95% CI (seeds)": [ci_cell(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
-        "95% CI (seeds + images)": ["" if r["sensitivity"] else boot_cell(r) for _, r in rows.iterrows()],
-        "p (Holm)": [f"{num(r['p'], '.3f')} (sensitivity)" if r["sensitivity"] and not np.isnan(r["p"])
-                     else p_pair(r["p"], r["p_holm"], r["family"], r["test"]) for _, r in rows.iterrows()],
-        "paired p (Holm)": ["" if r["sensitivity"] else
-                            p_pair(r["p_paired"], r["p_paired_holm"], r["family"], pairs=int(r["pairs"]))
-                            for _, r in rows.iterrows()],
-    })
-    if rows["family"].isin([PRIMARY, EXPLORATORY]).any():
-        text["Family"] = rows["family"].where(~sens, "")
-    text = text.assign(**{
-        "ΔParams (K)": (rows["d_params"] / 1e3).map(lambda v: num(v, "+,.1f")).where(~sens, ""),
-        f"ΔMACs ({mu})": (rows["d_macs"] / mdiv).map(lambda v: num(v, "+.1f")).where(~sens, ""),
-    })
-    best = pd.DataFrame(False, index=text.index, columns=text.columns)
-    best["Test acc. (%)"] = rows["best"].to_numpy(bool)
-    text.loc[text["Model"].eq(text["Model"].shift()), "Model"] = ""  # print each model's name once per block
-    return Table("ablations", text, best, ablations_caption(arms, describe_data, primary))
-
-
-def ablations_caption(arms: pd.DataFrame, describe_data: str, primary: str) -> str:
-    tested = arms["p"].notna()
-    holm_over = arms["family"].isin([PRIMARY, ALL]) & tested
-    if arms["family"].eq(PRIMARY).any() or primary != "none declared":
-        others = int((arms["family"].eq(EXPLORATORY) & tested).sum())
-        family = (f"Holm-adjusted over the primary family the preset was powered for ({primary}: "
-                  f"{int(holm_over.sum())} tests here); the other {others} comparisons are exploratory (their raw p "
-                  f"alone, no stars)")
-    else:
-        family = (f"Holm-adjusted over the table's {int(holm_over.sum())} comparisons (no primary family declared)"
-                  if holm_over.any() else "(no comparison here has two runs per arm)")
-    changed = width_changes(arms)
-    return (f"Ablations on {describe_data}. Test accuracy: mean ± std over n seeds ({seed_note(arms)}); n counts "
-            f"the seeds (runs of a seed repeated are averaged: n (k runs)), and runs that diverged, failed or never "
-            f"finished are counted beside it; Diverged: diverged runs of those that ended, with its 95% "
-            f"Clopper-Pearson interval, and below such an arm a sensitivity row that counts diverged runs at "
-            f"chance accuracy. Δ: variant minus the full variant of the same model, width and data. 95% CI (seeds): "
-            f"{TEST_NAME} across seeds (unequal variances), clipped to ±100; 95% CI (seeds + images): a bootstrap "
-            f"over seeds and test images (the test set's sampling included; † where a run kept no per-image "
-            f"predictions). p: two-sided, {TEST_NAME} (McNemar's exact test on the test images where an arm has "
-            f"one seed), {family}. Paired p: a paired t-test on correct-image counts over the seeds both arms "
-            f"completed (same split and batch order), with the number of pairs, adjusted in the same family. "
-            f"A dash: no test (n < 2, or no variance in either arm). Arms that change widths: "
-            f"{changed or 'none'} (matched variants: built at the width in brackets, solved to the full variant's "
-            f"budget within 2%; [C×H×W]: the head sees another feature map than full's: DenseNet and SparseNet "
-            f"run add and no_links at the growth rate's width, no_links as a plain chain of layers). ΔParams, "
-            f"ΔMACs: change vs full. Bold: the most accurate variant of a block, only where it beats the runner-up "
-            f"({TEST_NAME}, Holm-adjusted over the blocks, p < 0.05; exploratory).")
 
 
 def seed_note(arms: pd.DataFrame) -> str:
