@@ -102,7 +102,8 @@ def seed_sigma(groups: list[list[Path]], prior: float) -> tuple[float, str]:
     samples = [finished_accuracies(g) for g in groups]
     df = sum(len(s) - 1 for s in samples if len(s) > 1)
     if df < 2:
-        return prior, f"prior plan.sigma; {sum(map(len, samples))} finished runs give under 2 df"
+        found = sum(map(len, samples))
+        return prior, "prior plan.sigma: " + (f"{found} finished runs give under 2 df" if found else "no run finished")
     ss = sum(sum((x - sum(s) / len(s)) ** 2 for x in s) for s in samples if len(s) > 1)
     return math.sqrt(ss / df), f"pooled over {sum(map(len, samples))} finished runs, {df} df"
 
