@@ -43,7 +43,7 @@ ablation_quick: install ## the full grid on a short schedule (~1 GPU-hour, see R
 	$(PY) run.py -m experiment=ablation_quick; status=$$?; \
 	$(PY) -m jumpnet.report experiments/ablation_quick --out reports/ablation_quick || status=1; exit $$status
 
-budget: install ## every family at four parameter budgets plus matched arms (conf/experiment/budget.yaml, GPUs); report in reports/budget/
+budget: install ## every family at four budgets plus matched arms (conf/experiment/budget.yaml, GPUs); report in reports/budget/
 	$(PY) run.py -m experiment=budget; status=$$?; \
 	$(PY) -m jumpnet.report experiments/budget --out reports/budget || status=1; exit $$status
 
