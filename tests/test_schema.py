@@ -33,7 +33,9 @@ FOLDER_EXCLUDED = {
     "logger.log_checkpoint", "trainer.device", "trainer.resume", "trainer.overwrite", "trainer.progress",
     "trainer.threads", "trainer.stall_timeout_s", "trainer.compile", "trainer.runs_per_gpu", "data.archive",
     "data.root", "data.download", "paths", "paths.experiments_dir", "paths.data_dir", "hydra/launcher",
-    "hydra.launcher.timeout_min", "hydra.launcher.partition", "hydra.sweeper.max_batch_size"}
+    "hydra.launcher.timeout_min", "hydra.launcher.partition", "hydra.sweeper.max_batch_size",
+    # the study's design, read by make plan and the report: a run measures the same whatever it says
+    "plan.primary", "plan.target_delta", "plan.sigma", "plan.budgets"}
 
 GROUPS = {"data": schema.DataConf, "ablation": schema.AblationConf, "logger": schema.LoggerConf}
 
