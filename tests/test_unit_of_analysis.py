@@ -19,7 +19,7 @@ import yaml
 from scipy import stats
 
 from jumpnet.report import bootstrap, build_report
-from jumpnet.report.ablation_table import ablations
+from jumpnet.report.ablation_table import ablations, variant_label
 from jumpnet.report.comparisons import ablation_deltas
 from jumpnet.report.stats import mcnemar
 from jumpnet.run.predictions import Predictions, PredictionsInvalid, read_predictions, write_predictions
@@ -211,3 +211,18 @@ def test_runs_with_predictions_get_mcnemar_and_the_bootstrap_old_runs_are_marked
     write_predictions(bad, Predictions(label, label))  # all correct: not the record's test_acc
     with pytest.raises(PredictionsInvalid, match="is not the record's test_acc"):
         read_predictions(bad, json.loads((bad / "metrics.json").read_text())["test_acc"])
+
+
+def test_labels_say_what_an_arm_builds() -> None:
+    """DenseNet-BC's no_links is a plain chain 12 wide (20 when params-matched): the label says so; a matched
+    JumpNet's narrower head is its width alone."""
+    def label(variant: str, fmap: str, full: str, built: float | None = None) -> str:
+        return variant_label(pd.Series({"ablation": variant, "match_width_mult": built, "width": 1.0,
+                                        "feature_map": fmap}), full)
+
+    assert label("no_links", "12 x 8 x 8", "342 x 8 x 8") == "no_links [plain chain, 12×8×8]"
+    matched = "no_links_matched (×1.64) [plain chain, 20×8×8]"
+    assert label("no_links_matched", "20 x 8 x 8", "342 x 8 x 8", 1.64) == matched
+    assert label("add", "12 x 8 x 8", "342 x 8 x 8") == "add [summed, 12×8×8]"
+    assert label("add_matched", "28 x 8 x 8", "32 x 8 x 8", 0.9) == "add_matched (×0.9) [28×8×8]"
+    assert label("no_links", "256 x 4 x 4", "256 x 4 x 4") == "no_links"  # JumpNet's: the same map

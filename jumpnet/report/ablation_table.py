@@ -28,19 +28,25 @@ from jumpnet.report.tables import (
 )
 
 SENSITIVITY = "↳ diverged at chance"
+BUILDS = {"no_links": "plain chain", "add": "summed"}  # a variant whose learner runs narrow: what it is
 NO_PREDICTIONS = "— †"  # no per-image predictions in some run (recorded before they were kept)
 
 
 def variant_label(arm: pd.Series, full_map: str | None = None) -> str:
     """The variant's name and what it builds: a matched arm the width it was built at (``add_matched (×1.64)``),
-    an arm whose head sees another feature map than ``full``'s that map (``no_links [12×8×8]``: DenseNet and
-    SparseNet run ``add`` and ``no_links`` at the growth rate's width, ``no_links`` a plain chain of layers)."""
+    an arm whose head sees another feature map than ``full``'s that map, and where the learner itself is narrow
+    (DenseNet and SparseNet run ``add`` and ``no_links`` at the growth rate's width) what it is:
+    ``no_links [plain chain, 12×8×8]``, ``add [summed, 12×8×8]``."""
     name, built = str(arm["ablation"]), arm.get("match_width_mult")
-    if built is not None and not pd.isna(built) and not np.isclose(built, arm["width"]):
+    matched = built is not None and not pd.isna(built) and not np.isclose(built, arm["width"])
+    if matched:
         name += f" ({width_label(built)})"
     fmap = arm.get("feature_map")
     if full_map and isinstance(fmap, str) and fmap != full_map:
-        name += f" [{fmap.replace(' x ', '×')}]"
+        scale = float(built) / float(arm["width"]) if matched else 1.0
+        narrow = int(fmap.split(" x ")[0]) < 0.5 * int(full_map.split(" x ")[0]) * scale  # not the width alone
+        word = BUILDS.get(name.split("_matched")[0].split(" ")[0]) if narrow else None
+        name += f" [{word + ', ' if word else ''}{fmap.replace(' x ', '×')}]"
     return name
 
 
@@ -150,7 +156,8 @@ def ablations_caption(arms: pd.DataFrame, describe_data: str, primary: str) -> s
             f"completed (same split and batch order), with the number of pairs, adjusted in the same family. "
             f"A dash: no test (n < 2, or no variance in either arm). Arms that change widths: "
             f"{changed or 'none'} (matched variants: built at the width in brackets, solved to the full variant's "
-            f"budget within 2%; [C×H×W]: the head sees another feature map than full's: DenseNet and SparseNet "
-            f"run add and no_links at the growth rate's width, no_links as a plain chain of layers). ΔParams, "
+            f"budget within 2%; [C×H×W]: the head sees another feature map than full's; [plain chain, ...] and "
+            f"[summed, ...]: DenseNet and SparseNet run no_links and add at the growth rate's width, no_links as a "
+            f"plain chain of every layer, add summing the layers' outputs, transitions and head k wide). ΔParams, "
             f"ΔMACs: change vs full. Bold: the most accurate variant of a block, only where it beats the runner-up "
             f"({TEST_NAME}, Holm-adjusted over the blocks, p < 0.05; exploratory).")
