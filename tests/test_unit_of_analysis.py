@@ -22,6 +22,7 @@ from jumpnet.report import bootstrap, build_report
 from jumpnet.report.ablation_table import ablations, variant_label
 from jumpnet.report.comparisons import ablation_deltas
 from jumpnet.report.stats import mcnemar
+from jumpnet.report.units import PerImage
 from jumpnet.run.predictions import Predictions, PredictionsInvalid, read_predictions, write_predictions
 
 Q75 = "/shared/datasets/cifar10-jpeg.tar.xz"
@@ -69,6 +70,13 @@ def test_flaw_1_a_constant_gap_of_ten_images_is_no_paired_test() -> None:
     assert row["delta"] == pytest.approx(-0.1)
     md = ablations(ablation_deltas(runs), "test data").markdown()
     assert "e-27" not in md and "0.000" not in md
+    # with per-image predictions the paired test runs on the integer counts themselves
+    label = np.zeros(10_000, dtype=np.int64)
+    per_image = PerImage({d: Predictions(np.where(np.arange(10_000) < round(acc * 10_000), 0, 1), label)
+                          for d, acc in zip(runs["run_dir"], runs["test_acc"])})
+    arms = ablation_deltas(runs, per_image=per_image).set_index("ablation")
+    assert arms.loc["no_links", "pairs"] == 3 and math.isnan(arms.loc["no_links", "p_paired"])
+    assert arms.loc["no_links", "boot_low"] < -0.1 < arms.loc["no_links", "boot_high"]  # seeds resampled per arm
 
 
 def test_flaw_2_a_seed_run_twice_is_one_unit_averaged_and_both_folders_are_named(tmp_path: Path) -> None:
