@@ -3,7 +3,7 @@
 A run's accuracy alone cannot say how much of a difference between two arms is the luck of the 10,000 test
 images, nor support a test over the images both arms saw (McNemar, a bootstrap over images). So the test
 pass keeps each image's predicted class and its label, in the test split's order, in ``predictions.npz``
-(compressed uint8 or int16 arrays ``pred`` and ``label``: about 8 KB for CIFAR-10), written atomically before the
+(compressed uint8 or int16 arrays ``pred`` and ``label``: about 11 KB for CIFAR-10), written atomically before the
 record says ``completed``. A reader checks the file against the record: its accuracy must equal ``test_acc``.
 """
 from __future__ import annotations
