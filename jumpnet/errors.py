@@ -184,7 +184,7 @@ def explain(err: BaseException) -> str | None:
     ours = _ours(err)
     if ours is not None:
         return " ".join(str(ours).split())
-    if isinstance(err, OSError):
+    if isinstance(err, OSError) and not isinstance(err, HydraException):  # (Hydra's MissingConfigException is one)
         return explain_os_error(err)
     if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options is not None:
         group, _, option = err.missing_cfg_file.rpartition("/")

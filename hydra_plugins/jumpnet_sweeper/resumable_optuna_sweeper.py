@@ -4,7 +4,7 @@ search resumes with its history (``jumpnet.sweep.optuna_history``).
 Everything else is Hydra's sweeper: the same config (``hydra.sweeper.*``), the same trials. Before it runs, this
 sweeper refuses a key given twice on the command line and, unless ``hydra.sweeper.storage`` names a storage of the
 user's own, replays ``<sweep>/optuna_journal.jsonl`` into the study and lowers ``n_trials`` by the trials already
-finished (``n_trials`` is the study's total).
+finished (``n_trials`` is the study's total), reseeding the sampler so it does not repeat its first draws.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +28,15 @@ ConfigStore.instance().store(group="hydra/sweeper", name="jumpnet_optuna", node=
 
 class ResumableOptunaSweeper(OptunaSweeper):
     def sweep(self, arguments: List[str]) -> Any:
-        from jumpnet.sweep.optuna_history import resume_study  # noqa: PLC0415 - imports optuna (seconds): Hydra
+        from jumpnet.sweep.optuna_history import reseed, resume_study  # noqa: PLC0415 - imports optuna (seconds): Hydra
         # imports every plugin module at each start, so this module imports it only when a search runs
         check_repeated(arguments)
         impl = self.sweeper
         if impl.storage is None:
-            storage, done = resume_study(Path(impl.config.hydra.sweep.dir), impl.study_name, impl._get_directions())
+            storage, done, held = resume_study(Path(impl.config.hydra.sweep.dir), impl.study_name,
+                                               impl._get_directions())
             impl.storage = storage
             impl.n_trials = max(0, impl.n_trials - done)
+            if held:
+                reseed(impl.sampler, impl.config.hydra.sweeper.sampler.get("seed"), held)
         return super().sweep(arguments)

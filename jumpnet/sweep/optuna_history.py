@@ -10,20 +10,25 @@ state, value, parameters). :func:`resume_study` replays that file into a new stu
 so the sampler sees the whole history; a trial that started and never finished (the search was interrupted) is
 recorded as failed (``interrupted``) and queued again with its parameters, so it runs again in its own run folder
 and resumes from its checkpoint. ``hydra.sweeper.n_trials`` is the study's total: a resumed search runs what is
-left. At the end of the multirun, :class:`OptunaHistory` writes ``optuna_trials.csv``: one row per trial with
-its number, state, objective (best validation accuracy), parameters and times.
+left, its sampler reseeded from the configured seed and the number of trials so far (:func:`reseed`: with the
+seed alone it would propose the first trial's parameters again). At the end of the multirun,
+:class:`OptunaHistory` writes ``optuna_trials.csv``: one row per trial with its number, state, objective (best
+validation accuracy), parameters and times.
 """
 from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from optuna.distributions import distribution_to_json, json_to_distribution
+from optuna.exceptions import ExperimentalWarning
 from optuna.storages import InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
@@ -73,9 +78,9 @@ def _read(path: Path) -> list[dict]:
     return entries
 
 
-def resume_study(sweep_dir: Path, study_name: str | None, directions: list[str]) -> tuple[JournalStorage, int]:
-    """A storage holding the study of ``sweep_dir``'s journal (a new one when there is none), and how many of its
-    trials have finished (the interrupted ones, queued again, not counted)."""
+def resume_study(sweep_dir: Path, study_name: str | None, directions: list[str]) -> tuple[JournalStorage, int, int]:
+    """A storage holding the study of ``sweep_dir``'s journal (a new one when there is none), how many of its
+    trials have finished (the interrupted ones, queued again, not counted) and how many it holds in all."""
     global _study
     sweep_dir.mkdir(parents=True, exist_ok=True)
     path = sweep_dir / JOURNAL
@@ -86,6 +91,7 @@ def resume_study(sweep_dir: Path, study_name: str | None, directions: list[str])
     started = {e["number"]: e for e in entries if e["event"] == "started"}
     storage.recording = False
     done = 0
+    warnings.filterwarnings("ignore", category=ExperimentalWarning)  # add_trial, enqueue_trial: stable since 3.0
     for number in sorted({*finished, *started}):
         entry = finished.get(number) or started[number]
         distributions = {k: json_to_distribution(v) for k, v in entry["distributions"].items()}
@@ -106,7 +112,19 @@ def resume_study(sweep_dir: Path, study_name: str | None, directions: list[str])
     if entries:
         log.info(f"Optuna study resumed from {path}: {done} finished trials")
     _study = study
-    return storage, done
+    return storage, done, len(study.trials)
+
+
+def reseed(sampler: Any, seed: int | None, trials: int) -> None:
+    """Give a resumed search's sampler a seed of its own, from the configured ``seed`` and the ``trials`` so far (the
+    same for the same history: reproducible); a sampler seeded with ``seed`` again would repeat its first draws.
+    Optuna 2.10's samplers keep their generator in ``_rng`` (TPE also in its ``_random_sampler``)."""
+    if seed is None:
+        return
+    rng = np.random.RandomState((int(seed) * 1_000_003 + trials) % 2**32)
+    for part in (sampler, getattr(sampler, "_random_sampler", None)):
+        if part is not None and isinstance(getattr(part, "_rng", None), np.random.RandomState):
+            part._rng = np.random.RandomState(rng.randint(2**31 - 1))
 
 
 def remember_study(cfg: DictConfig, trial: Any) -> None:
