@@ -25,7 +25,9 @@ class ReportError(JumpnetError):
 
 
 def check_out(out: Path) -> None:
-    """Create ``out`` and write a probe file in it: an unwritable ``--out`` fails before any run is read."""
+    """Write a probe file in ``out`` (creating it, then removing what was created): an unwritable ``--out`` fails
+    before any run is read, and a report that is not written leaves no folder."""
+    missing = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-probe"
@@ -35,6 +37,12 @@ def check_out(out: Path) -> None:
         raise ReportError(explain_os_error(err) or f"cannot write {out}: {err}", None) from err
     except JumpnetError as err:  # jumpnet.atomic's WriteError: already one line naming the file
         raise ReportError(f"--out {out}: {err.message}", "point --out at a writable folder") from err
+    finally:
+        for folder in missing:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:
