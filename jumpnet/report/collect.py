@@ -17,8 +17,8 @@ import yaml
 
 from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.config.naming import ablation_label, is_neutral
+from jumpnet.config.schema import SEEDS
 from jumpnet.run.folder import RecordUnreadable, read_metrics
-from jumpnet.run.record import SEEDS
 
 METRICS = "metrics.json"
 MARKERS = ("metrics.json", "checkpoint.pt", ".hydra")

@@ -4,7 +4,7 @@ A run folder is the unit of resumability. ``metrics.json`` is written atomically
 (``jumpnet.atomic``: temp file, fsync, rename) and as strict JSON, so a reader
 never sees half a record; a lock file guarantees the same run is never trained
 by two processes at once. A record that cannot be read (not UTF-8, not JSON,
-not a run record: ``jumpnet.run.record.record_problem``) is never overwritten: the run refuses to start and says
+not a run record: ``jumpnet.run.record_check``) is never overwritten: the run refuses to start and says
 so, and every reader (``status``, the report, the sweeper) names it, ``unreadable: <file>: <why>``.
 
 The lock is an ``flock`` on ``.lock``: the kernel releases it when the last descriptor of its open file goes. A
@@ -24,7 +24,7 @@ import torch
 
 from jumpnet.atomic import write_json_atomic
 from jumpnet.errors import JumpnetError
-from jumpnet.run.record import record_problem
+from jumpnet.run.record_check import record_problem
 
 __all__ = ["CHECKPOINT", "ERROR", "FINAL", "LOCK", "METRICS", "RecordUnreadable", "RunBusy", "checkpoint_progress",
            "lock_holder",

@@ -7,11 +7,8 @@ thread and the failure path read the latest record and build their own from it (
 A key whose step has not run is left out of ``metrics.json`` (``ABSENT``), as a dict filled step by step
 left it out: a record says how far its run got.
 
-Every reader checks a record against this type (:func:`record_problem`, called by ``jumpnet.run.folder.read_metrics``):
-each key this class knows must hold a value of its type (an accuracy a fraction, a count not negative, the seed in
-``[0, 2**32)``, every number finite), the status one of :data:`STATUSES`, and a finished record the values its status
-needs (a completed one its test accuracy and loss). A record that fails is unreadable, named, never averaged.
-Keys this class does not know are allowed, as SPEC allows them.
+Every reader checks a record against this type (``jumpnet.run.record_check``, called by
+``jumpnet.run.folder.read_metrics``): a record that fails is unreadable, named, never averaged.
 """
 from __future__ import annotations
 
@@ -19,11 +16,8 @@ import dataclasses
 import math
 import os
 import threading
-import types
-import typing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 import torch
@@ -41,14 +35,6 @@ class _Absent:
 
 ABSENT: Any = _Absent()  # not in metrics.json (yet): the step that sets the key has not run
 STATUSES = ("completed", "failed", "diverged", "running", "interrupted")
-SEEDS = 2**32                                          # seeds are in [0, 2**32): what numpy's seeding accepts
-# What a record of each status must hold (not null): the values a report shows for it.
-REQUIRED = {"completed": ("model", "ablation", "seed", "test_acc", "test_loss"), "diverged": ("model", "ablation",
-                                                                                              "seed")}
-FRACTIONS = ("test_acc", "best_val_acc", "train_acc", "val_acc")   # accuracies, in the record and its history rows
-COUNTS = ("params", "flops", "macs", "epochs", "requeued", "threads", "best_epoch", "resumed_from_epoch",
-          "match_target", "cudnn_version")
-HISTORY_NUMBERS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "time_s")
 
 
 def now() -> str:
@@ -146,97 +132,6 @@ class RunRecord:
     def to_json(self) -> dict:
         """The ``metrics.json`` object: every key whose step has run, in this class's order."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not ABSENT}
-
-
-@cache
-def _types() -> dict[str, Any]:
-    return typing.get_type_hints(RunRecord)
-
-
-def _words(kind: Any) -> str:
-    """A type as a reader says it: ``list[int] | None`` is "a list of integers or null"."""
-    args = typing.get_args(kind)
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        return " or ".join(_words(a) for a in args)
-    if typing.get_origin(kind) is list:
-        return "a list of " + {int: "integers", str: "strings", dict: "objects"}.get(args[0], "values")
-    return {type(None): "null", bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
-            dict: "an object", list: "a list"}.get(kind, str(kind))
-
-
-def _fits(value: Any, kind: Any) -> bool:
-    """Whether a JSON value is of a record field's type (a bool is no number; a number is finite)."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, a) for a in args)
-    if origin is list:
-        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind is type(None):
-        return value is None
-    return isinstance(value, kind) if isinstance(kind, type) else True
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _range_problem(key: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if key in FRACTIONS and not 0 <= value <= 1:
-        return f"{key}={_shown(value)} is not a fraction in [0, 1]"
-    if key in COUNTS and value < 0:
-        return f"{key}={_shown(value)} is negative"
-    if key == "seed" and not 0 <= value < SEEDS:
-        return f"seed={_shown(value)} is out of range (0 <= seed < 2**32)"
-    return None
-
-
-def _history_problem(history: list) -> str | None:
-    """Each epoch's row: an object with its epoch (an integer from 1) and finite numbers (or null) for the rest."""
-    for i, row in enumerate(history):
-        if not isinstance(row, dict):
-            return f"history[{i}]={_shown(row)} is not an object"
-        epoch = row.get("epoch")
-        if not _fits(epoch, int) or epoch < 1:
-            return f"history[{i}].epoch={_shown(epoch)} is not an epoch number (an integer from 1)"
-        for key in HISTORY_NUMBERS:
-            value = row.get(key)
-            if not _fits(value, float | None):
-                return f"history[{i}].{key}={_shown(value)} is not a finite number or null"
-            problem = _range_problem(key, value)
-            if problem:
-                return f"history[{i}].{problem}"
-    return None
-
-
-def record_problem(data: Any) -> str | None:
-    """Why ``data`` is not a run record (see the module docstring), or None when it is one."""
-    if not isinstance(data, dict):
-        return f"a JSON {type(data).__name__}, not a run record (an object)"
-    status = data.get("status")
-    if status not in STATUSES:
-        return f"status={_shown(status)} is not one of {', '.join(STATUSES)}" if "status" in data else \
-            "it has no status"
-    for key, kind in _types().items():
-        if key not in data:
-            continue
-        value = data[key]
-        if not _fits(value, kind):
-            return f"{key}={_shown(value)} is not {_words(kind)}"
-        problem = _range_problem(key, value) if key in (*FRACTIONS, *COUNTS, "seed") else None
-        if problem:
-            return problem
-    missing = [key for key in REQUIRED.get(status, ()) if data.get(key) is None]
-    if missing:
-        return f"a {status} record needs {', '.join(missing)} (" + \
-            ", ".join("missing" if k not in data else "null" for k in missing) + ")"
-    return _history_problem(data["history"]) if "history" in data else None
 
 
 @dataclass(frozen=True)
