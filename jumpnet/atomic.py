@@ -8,6 +8,11 @@ at once, so the space it took is free again for ``error.txt`` and the record,
 the earlier file is left as it was, and the error becomes one
 :class:`WriteError` line naming the path and the errno.
 
+A writer killed between its temp file and the rename (kill -9, a power cut) leaves its temp file,
+``.<name>.<random>.tmp``; :func:`stale_temp_files` finds them, for the next attempt to remove under the run's lock.
+:func:`unique_path` names a new file or folder that no earlier one has, even within one clock tick: nothing is
+ever moved over an earlier file.
+
 Test seam: ``open_for_write(fd)`` opens the temp file; tests replace it to
 make the write call fail with ``ENOSPC`` where the filesystem cannot be filled
 for real (tests/test_robustness.py does both).
@@ -18,6 +23,7 @@ import errno
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -67,12 +73,38 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+TEMP_SUFFIX = ".tmp"
+
+
+def temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+TEMP_NAME = re.compile(r"\..+\.[A-Za-z0-9_]{8}" + re.escape(TEMP_SUFFIX))  # mkstemp's: .<name>.<8 random>.tmp
+
+
+def stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """The temp files writers killed mid-write left in ``folder`` (only safe to remove while no writer can run there:
+    under the run's lock)."""
+    return sorted(p for p in Path(folder).glob(f".*{TEMP_SUFFIX}") if TEMP_NAME.fullmatch(p.name) and p.is_file())
+
+
+def unique_path(parent: str | os.PathLike, stem: str) -> Path:
+    """``parent/stem``, or ``parent/stem-2``, ``-3``, ... : the first name not taken yet (not created)."""
+    parent = Path(parent)
+    path, n = parent / stem, 1
+    while path.exists() or path.is_symlink():
+        n += 1
+        path = parent / f"{stem}-{n}"
+    return path
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None], mode: int | None = None) -> None:
     """Call ``write(f)`` on a temp file beside ``path``, fsync it, rename it over ``path``; WriteError on failure."""
     path = Path(path)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
         with open_for_write(fd) as f:
             write(f)
             f.flush()

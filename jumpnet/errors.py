@@ -7,18 +7,25 @@ message names the key and the bad value, ``fix`` says what to type instead.
 prints such errors, and Hydra's own composition errors (an unknown key, a value
 of the wrong type, a missing option), in a line or two with the closest valid
 key suggested. ``HYDRA_FULL_ERROR=1`` gives the full traceback instead. A file the
-environment would not let us write (a full disk, a quota, a read-only mount, a
-name over the filesystem's limit) is a line too, naming the path and the errno.
-Anything else is a bug and keeps its traceback.
+environment would not let us have (a full disk, a quota, a read-only mount, a
+folder under a file, a name over the filesystem's limit) is a line too, naming
+the path and the errno, also when Hydra itself met it (its ``.hydra/*.yaml``,
+whose OSError names no path); a log file that can no longer be written drops its
+lines instead of printing a traceback for each. A SIGTERM recorded by the run
+(:class:`Terminated`) ends the process by that signal. Anything else is a bug and
+keeps its traceback.
 """
 from __future__ import annotations
 
 import difflib
 import errno
+import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from hydra.errors import ConfigCompositionException, HydraException, InstantiationException, MissingConfigException
@@ -28,6 +35,10 @@ from jumpnet.paths import CONF_DIR
 
 # A file the environment would not let us have (full disk, quota, read-only, permissions, a name too long): not a bug.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.EFBIG}
+# ... and a path that cannot be a folder or cannot be made (under a file, under /proc, an existing file's name).
+PATH_ERRNOS = WRITE_ERRNOS | {errno.ENOTDIR, errno.ENOENT, errno.EEXIST, errno.EISDIR, errno.EIO, errno.ELOOP}
+PATH_FIX = "make it writable, or point the setting that names it (paths.experiments_dir or JUMPNET_EXPERIMENTS_DIR, " \
+           "data.root, --out) at a writable folder"
 
 
 class JumpnetError(Exception):
@@ -57,6 +68,24 @@ class DataError(JumpnetError, ValueError):
 
 class SweepError(JumpnetError):
     """Some runs of a sweep did not complete (the others did and are kept)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived while a run trained (``jumpnet.run.signals``): handled as Ctrl-C is, then the process ends by
+    the signal. ``previous`` is the handler installed before ours, which the run calls once its record is written."""
+
+    def __init__(self, signum: int = signal.SIGTERM, previous: Any = None):
+        super().__init__(signum)
+        self.signum, self.previous = signum, previous
+
+
+def exit_by_signal(signum: int) -> None:
+    """End this process by ``signum`` with its default action, so the exit status says which signal (143: SIGTERM)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    sys.exit(128 + signum)  # only if the signal is blocked here
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
@@ -110,13 +139,53 @@ def _explain_omegaconf(cause: Any, hydra_message: str) -> str:
     return f"{key}: {first}" if key else first
 
 
+def _ours(err: BaseException | None) -> JumpnetError | None:
+    """Our own error, when ``err`` is one or wraps one (a resolver's error, which OmegaConf re-raises as its own)."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, JumpnetError):
+            return err
+        if not isinstance(err, (OmegaConfBaseException, HydraException)):
+            return None
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _path_of(err: OSError) -> str | None:
+    """The file an OSError is about: its own ``filename``, or the one Hydra was saving (``_save_config``'s
+    ``output_dir / filename``: a full disk fails in ``write``, whose error names no file)."""
+    if err.filename:
+        return str(err.filename)
+    tb = err.__traceback__
+    while tb is not None:
+        code, names = tb.tb_frame.f_code, tb.tb_frame.f_locals
+        if code.co_name == "_save_config" and "output_dir" in names and "filename" in names:
+            return str(Path(names["output_dir"]) / str(names["filename"]))
+        tb = tb.tb_next
+    return None
+
+
+def explain_os_error(err: OSError) -> str | None:
+    """One line for a path the environment refuses, with what to do; None when it names no path we can tell."""
+    path = _path_of(err)
+    if path is None or err.errno not in PATH_ERRNOS:
+        return None
+    verb = "create" if err.errno in (errno.ENOTDIR, errno.ENOENT, errno.EEXIST, errno.ELOOP) else "write"
+    code = errno.errorcode.get(err.errno, str(err.errno))
+    fix = "free space there, or point paths.experiments_dir / data.root / --out elsewhere" \
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else PATH_FIX
+    return f"cannot {verb} {path}: [Errno {err.errno} {code}] {err.strerror or err}. Fix: {fix}"
+
+
 def explain(err: BaseException) -> str | None:
     """A short message for an error the user can fix, or None for a bug (which keeps its traceback)."""
 
-    if isinstance(err, JumpnetError):
-        return str(err)
-    if isinstance(err, OSError) and err.errno in WRITE_ERRNOS and err.filename:
-        return f"{err.filename}: [Errno {err.errno} {errno.errorcode[err.errno]}] {err.strerror}"
+    ours = _ours(err)
+    if ours is not None:
+        return " ".join(str(ours).split())
+    if isinstance(err, OSError) and not isinstance(err, HydraException):  # (Hydra's MissingConfigException is one)
+        return explain_os_error(err)
     if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options is not None:
         group, _, option = err.missing_cfg_file.rpartition("/")
         return (f"{group}={option} is not an option of the {group} group{did_you_mean(option, err.options)} "
@@ -144,13 +213,20 @@ def run_cli(main: Callable[[], Any]) -> None:
     our way, and re-raise untouched when the user asked for the full traceback.
     """
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
-        code = main()
+        try:
+            code = main()
+        except Terminated as err:
+            exit_by_signal(err.signum)
         sys.exit(code if isinstance(code, int) else 0)
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    logging.raiseExceptions = False  # a log file on a full disk drops lines; the error itself is said once, below
     try:
         code = main()
     except SystemExit:
         raise
+    except Terminated as err:
+        sys.stderr.write(f"terminated by {signal.Signals(err.signum).name}\n")
+        exit_by_signal(err.signum)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)

@@ -5,11 +5,14 @@
 - ``inf_grad_at:N``: the N-th training step (1-based, per model) back-propagates an infinite gradient, so the
   weights become non-finite although that step's loss is finite;
 - ``interrupt_at:N``: the N-th training step raises KeyboardInterrupt, as Ctrl-C would;
+- ``sigterm_at:N``: the N-th training step sends this process SIGTERM, as ``timeout`` or ``docker stop`` would;
+- ``raise_at:N``: the N-th training step raises RuntimeError (a run that fails before it saved anything);
 - ``wait_for:PATH``: the first training step waits until PATH exists (a run held busy while a test looks on).
 """
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -44,6 +47,10 @@ class FaultyJumpNet(JumpNet):
         self.steps += 1
         if kind == "interrupt_at" and self.steps == int(at):
             raise KeyboardInterrupt
+        if kind == "sigterm_at" and self.steps == int(at):
+            os.kill(os.getpid(), signal.SIGTERM)
+        if kind == "raise_at" and self.steps == int(at):
+            raise RuntimeError(f"injected fault at training step {at}")
         while kind == "wait_for" and self.steps == 1 and not Path(at).exists():
             time.sleep(0.05)
         out = super().forward(x)

@@ -81,7 +81,9 @@ def test_plan_estimates_from_figures_of_the_same_device_and_reads_each_arms_stat
     _, arms = load_sweep([*GRID, f"paths.experiments_dir={exp_dir}"])  # the run folders the sweeper would use
     folders = {a.run_dir.name: a.run_dir for a in arms if not a.left_out}
     folders["tiny_jumpnet-full-s0"].mkdir(parents=True)
-    (folders["tiny_jumpnet-full-s0"] / "metrics.json").write_text(json.dumps({"status": "completed", "epochs": 2}))
+    (folders["tiny_jumpnet-full-s0"] / "metrics.json").write_text(json.dumps(
+        {"model": "tiny_jumpnet", "ablation": "full", "seed": 0, "status": "completed", "epochs": 2, "test_acc": 0.5,
+         "test_loss": 1.5}))  # a whole completed record: read and validated as the sweeper reads it
     folders["tiny_resnet_v2-full-s0"].mkdir()
     torch.save({"epoch": 1, "best_val_acc": 0.5}, folders["tiny_resnet_v2-full-s0"] / "checkpoint.pt")
     text = plan.plan([*GRID, f"paths.experiments_dir={exp_dir}"], reports=reports)

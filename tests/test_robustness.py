@@ -230,22 +230,23 @@ def test_a_folder_made_with_other_data_is_refused_never_skipped_or_resumed(tmp_p
 
 
 def test_a_failed_attempt_that_saved_nothing_is_retried_on_other_data(tmp_path, archives):
-    """A first command that failed before training (offline, nothing downloaded), rerun with an archive, just runs."""
+    """A first command that failed before training (offline, nothing downloaded), rerun with an archive, just runs;
+    the failed attempt saved nothing, so it is replaced, not kept (retries would fill previous/)."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     failed = {"status": "failed", "epochs": 0, "data_id": f"cifar10 (torchvision) in {tmp_path / 'empty'}"}
     (run_dir / "metrics.json").write_text(json.dumps(failed))
+    (run_dir / "error.txt").write_text("RuntimeError: offline")
     execute(archive_config(tmp_path, archives[1]), run_dir)
     assert record(run_dir)["status"] == "completed" and record(run_dir)["data_id"].startswith("sha256:")
-    (earlier,) = (run_dir / "previous").glob("*/metrics.json")   # the failed attempt is kept, never lost
-    assert json.loads(earlier.read_text()) == failed
+    assert not (run_dir / "previous").exists() and not (run_dir / "error.txt").exists()
 
 
 def test_an_unreadable_record_is_left_alone_and_named(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "metrics.json").write_bytes(b"\xff\xfe{")
-    with pytest.raises(RecordUnreadable, match=r"metrics.json cannot be read \(not UTF-8\)"):
+    with pytest.raises(RecordUnreadable, match=r"^unreadable: .*metrics.json: not UTF-8; it is left as it is"):
         execute(config(tmp_path, "trainer.epochs=1"), run_dir)
     assert (run_dir / "metrics.json").read_bytes() == b"\xff\xfe{"
 

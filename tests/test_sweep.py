@@ -189,7 +189,7 @@ def test_every_sweep_finishes_its_launch_list_and_its_summary_tells_each_run(exp
         f"error: 1 of 4 runs did not complete (the summary above says why): {folder['0.05', 1]} (not started). "
         f"Fix: fix what each reason says, then re-run the same command to retry only them")
     summary = log[log.index("Sweep summary: 4 runs (1 completed, 1 not started, 2 diverged):"):]
-    assert f"{folder['0.05', 1]} (RecordUnreadable: {unreadable} cannot be read (not UTF-8); it is left" in summary
+    assert f"{folder['0.05', 1]} (RecordUnreadable: unreadable: {unreadable}: not UTF-8; it is left" in summary
     assert "completed   test_acc=" in summary and f"not started                  {folder['0.05', 1]}" in summary
     assert f"diverged                     {folder['1e30', 0]} (" in summary and "became nan in epoch 1)" in summary
     assert f"Waiting for the other process training {folder['1e30', 1]}" in log   # then trained it itself

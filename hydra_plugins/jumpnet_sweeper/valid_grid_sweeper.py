@@ -28,6 +28,10 @@
 - Exits 0 when every run completed or diverged (divergence is an outcome, shown
   in the summary), non-zero, in one ``error:`` line, when any failed or could
   not start. The arms left out of the grid are listed in the summary too.
+- Refuses a key given twice on its command line (``trainer.epochs=1
+  trainer.epochs=3``), in one line, before anything runs. A finished sweep rerun
+  where its folder cannot be written (read-only) has nothing to launch: it says
+  ``multirun.yaml`` was not written and exits 0.
 """
 
 import logging
@@ -44,6 +48,8 @@ from hydra.core.utils import JobStatus
 from omegaconf import OmegaConf
 
 import jumpnet.config  # noqa: F401 - the resolvers that name run folders (jumpnet/config/naming.py)
+from jumpnet.atomic import write_error
+from jumpnet.config.naming import check_repeated
 from jumpnet.data.identity import data_identity
 from jumpnet.errors import ConfigError, DataError
 from jumpnet.run.attempts import final_record
@@ -136,13 +142,12 @@ class ValidGridSweeper(BasicSweeper):
     def sweep(self, arguments: List[str]) -> Any:
         """BasicSweeper.sweep, with every job's failure kept for the summary instead of ending the sweep."""
 
+        check_repeated(arguments)  # one key, one value: the sweep's folders are named by them
         self.arguments = list(arguments)  # the command line, which wins over params and arms
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides([*self._parse_config(), *arguments])
         self.overrides = self.split_arguments(overrides, self.max_batch_size)
-        sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        self._save_multirun_yaml(Path(self.config.hydra.sweep.dir))
         returns: List[Sequence[Any]] = []
         try:
             index = 0
@@ -158,6 +163,20 @@ class ValidGridSweeper(BasicSweeper):
             raise
         self._summarize()
         return returns
+
+    def _save_multirun_yaml(self, sweep_dir: Path) -> None:
+        """The sweep's config, ``multirun.yaml`` (``make status`` reads it); where it cannot be written and nothing
+        is left to launch (a finished sweep in a read-only folder), a note, not a failure."""
+        path = sweep_dir / "multirun.yaml"
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            text = OmegaConf.to_yaml(self.config)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as err:
+            if self.overrides:
+                raise write_error(path, err) from err
+            log.info(f"Note: {path} not written ({err.strerror or err}); nothing to launch, so nothing is lost")
 
     def _launch_units(self, batch: Sequence[Sequence[str]]) -> List[Sequence[Sequence[str]]]:
         """One job at a time under the basic launcher (it runs them in turn anyway); whole batches elsewhere."""

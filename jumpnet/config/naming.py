@@ -20,6 +20,12 @@ many were left out, and a hash of the whole name:
 always give the same folder (Hydra sorts them), so runs stay resumable; the
 full list is in the run's ``.hydra/overrides.yaml``.
 
+**One config, one folder.** The folder-name resolver runs when Hydra works out a run's folder, before it
+creates it, so it also checks what the path is made of (:func:`check_folder_inputs`): a key given twice on the
+command line (``trainer.epochs=1 trainer.epochs=3`` trains 3 epochs, but both orders map to one folder named by
+both values) is refused, and so are a ``name`` or ``seed`` that cannot name a folder
+(``jumpnet.config.schema.check_identity``). The sweeper refuses a repeated key of its command line itself.
+
 **Keys a folder name leaves out** (``folder_excluded_keys``, Hydra's
 ``override_dirname.exclude_keys``) are two sets, both declared in the schema: keys
 *named elsewhere* in the folder's path (``NAMED_IN_FOLDER`` and every ablation
@@ -39,7 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -48,7 +54,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from jumpnet.config.choices import NAMED_IN_FOLDER, NEUTRAL_KEYS
-from jumpnet.config.schema import GROUP_SCHEMAS, AblationConf
+from jumpnet.config.schema import GROUP_SCHEMAS, AblationConf, check_identity
+from jumpnet.errors import ConfigError
 from jumpnet.paths import ABLATION_PRESETS_DIR
 
 BASELINE = "full"
@@ -158,8 +165,39 @@ def folder_excluded_keys() -> tuple[str, ...]:
     return tuple(dict.fromkeys([*named, *neutral_keys()]))
 
 
+def repeated_overrides(overrides: Sequence[str]) -> dict[str, list[str]]:
+    """Each key (or group) set by more than one of ``overrides``, with those overrides in order."""
+    by_key: dict[str, list[str]] = {}
+    for override in overrides:
+        by_key.setdefault(override_key(str(override)), []).append(str(override))
+    return {key: given for key, given in by_key.items() if len(given) > 1}
+
+
+def check_repeated(overrides: Sequence[str]) -> None:
+    """A key given more than once is refused: its folder would be named by every value while one config ran."""
+    for key, given in repeated_overrides(overrides).items():
+        times = "twice" if len(given) == 2 else f"{len(given)} times"
+        raise ConfigError(f"{key} is given {times} ({', '.join(given)}): a run folder is named by its overrides, so "
+                          f"one folder would stand for {len(given)} configs", f"give {key} once, e.g. {given[-1]}")
+
+
+def check_folder_inputs(root: Any) -> None:
+    """What a run folder's path is made of, checked while Hydra resolves the path (before it makes the folder): the
+    command line's overrides (each key once) and the identity values (``check_identity``)."""
+    overrides = OmegaConf.select(root, "hydra.overrides.task", default=None) if isinstance(root, DictConfig) else None
+    check_repeated(list(overrides or []))
+    check_identity(root)
+
+
+def folder_name(override_dirname: str, *, _root_: Any = None) -> str:
+    """The ``short_dirname`` resolver: the overrides' folder level, once its inputs are checked."""
+    if _root_ is not None:
+        check_folder_inputs(_root_)
+    return short_dirname(override_dirname)
+
+
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("ablation_label", lambda node: ablation_label(node), replace=True)
-    OmegaConf.register_new_resolver("short_dirname", lambda text: short_dirname(text), replace=True)
+    OmegaConf.register_new_resolver("short_dirname", folder_name, replace=True)
     OmegaConf.register_new_resolver("folder_excluded_keys", lambda: list(folder_excluded_keys()), replace=True)
 

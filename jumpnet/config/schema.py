@@ -211,11 +211,38 @@ def _check_value(key: str, value: Any, meta: dict) -> None:
             raise ConfigError(f"{key}={value} must be {words} {meta[bound]}{why}")
 
 
-def check_fields(cfg: DictConfig) -> None:
-    """Keys the schema does not know (added with ``+``) and values outside their declared range or choices."""
+SEEDS = 2**32  # numpy seeds its generator with a 32-bit integer; a run's folder name holds the seed as typed
+
+
+def _check_name(key: str, value: Any) -> None:
+    """A value that names a folder: a non-empty string that is one path component (not what YAML reads as a number,
+    a bool or null: ``name=2024`` is an int, ``name=null`` would make a folder ``None``)."""
+    if isinstance(value, str) and value.strip() and "/" not in value and value not in (".", ".."):
+        return
+    kind = {bool: "a bool", int: "an integer", float: "a number", type(None): "null"}.get(type(value), "a string")
+    said = f"YAML reads it as {kind}" if not isinstance(value, str) else "it must be one folder name"
+    raise ConfigError(f"{key}={value!r} is not a name ({said}): it names the run's folder",
+                      f"give {key} a word, quoted if it looks like a number: {key}=\"'{value}'\"" if value not in
+                      (None, "") and not isinstance(value, str) else f"give {key} a word without '/', e.g. {key}=study")
+
+
+def check_identity(cfg: Any) -> None:
+    """The values a run folder's path is made of, checked before the folder exists (the folder-name resolver and
+    every validation pass call this): ``name`` and ``model.name`` are names, ``0 <= seed < 2**32``."""
+    _check_name("name", cfg.get("name"))
+    model = cfg.get("model")
+    if model is not None and hasattr(model, "get"):
+        _check_name("model.name", model.get("name"))
     seed = cfg.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ConfigError(f"seed={seed!r} must be an integer", "e.g. seed=0")
+    if not 0 <= seed < SEEDS:
+        raise ConfigError(f"seed={seed} must be >= 0 and < 2**32", "e.g. seed=0")
+
+
+def check_fields(cfg: DictConfig) -> None:
+    """Keys the schema does not know (added with ``+``) and values outside their declared range or choices."""
+    check_identity(cfg)
     for group in TYPED_GROUPS:
         node, known = cfg.get(group), _fields(cfg.get(group))
         for key in node.keys() if known else ():

@@ -1,10 +1,12 @@
 """Read an ImageFolder tree (``train/<class>/*``, ``test/<class>/*``) straight out of a tar archive.
 
-Members are decoded in memory, never extracted to disk by the names they carry.
-The decoded uint8 arrays are cached under the data root, keyed by the
-archive's SHA-256, so a different archive never reuses a stale cache; the cache
-is written atomically, readable by the group (a shared ``data.root``), and a
-damaged one is rebuilt, with a warning naming it.
+Members are decoded in memory, never extracted to disk by the names they carry;
+a member that cannot be decoded (garbage, a header claiming 40000x40000 pixels)
+is an error naming it. The decoded uint8 arrays are cached under the data root,
+keyed by the archive's SHA-256 alone (``archives/sha256-<hex>.npz``), so a
+different archive never reuses a stale cache and the same bytes under another
+name (or path) reuse it; the cache is written atomically, readable by the group
+(a shared ``data.root``), and a damaged one is rebuilt, with a warning naming it.
 
 A cut archive is an error, wherever the cut falls: Python's ``tarfile`` takes a
 header cut short (or garbled) for the end of the archive and stops quietly,
@@ -17,8 +19,10 @@ import io
 import logging
 import lzma
 import os
+import re
 import tarfile
 import zlib
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +33,7 @@ from jumpnet.data.arrays import Arrays, DataError
 from jumpnet.data.identity import archive_sha256, sha256
 from jumpnet.data.lock import preparing
 
-__all__ = ["decode_archive", "load_archive", "read_cache", "sha256"]
+__all__ = ["check_archive", "decode_archive", "load_archive", "read_cache", "sha256"]
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "test")
@@ -62,6 +66,40 @@ def _split_member(name: str) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
+@cache
+def _is_tar(path: str, size: int, mtime_ns: int) -> bool:
+    return tarfile.is_tarfile(path)
+
+
+def check_archive(path: str | os.PathLike) -> None:
+    """A DataError, before any run folder exists, unless ``path`` can be read and is a tar (plain or compressed):
+    only its first header is read here; a member cut short or damaged is found when it is decoded."""
+    shown = str(path)
+    path = Path(path).expanduser()
+    try:
+        st = path.stat()
+        ok = _is_tar(str(path.resolve()), st.st_size, st.st_mtime_ns)
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as err:
+        raise DataError(f"data.archive={shown!r} cannot be read ({getattr(err, 'strerror', None) or err})",
+                        "make it readable, or point data.archive (or JUMPNET_DATA_ARCHIVE) elsewhere") from err
+    if not ok:
+        raise DataError(f"data.archive={shown!r} is not a tar archive (plain, .gz, .bz2 or .xz)",
+                        "point data.archive (or JUMPNET_DATA_ARCHIVE) at a tar of an ImageFolder tree "
+                        "(train/<class>/*, test/<class>/*)")
+
+
+def decode_member(path: Path, name: str, data: bytes) -> np.ndarray:
+    """One image member as uint8 HWC RGB; a DataError naming the member when it is not an image PIL can decode."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except Exception as err:  # noqa: BLE001 - PIL raises many kinds on a bad file; any of them means this member
+        why = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-f]+>", "", " ".join(str(err).split()))
+        raise DataError(f"data.archive={str(path)!r}: member {name} cannot be decoded as an image "
+                        f"({type(err).__name__}: {why})",
+                        "remove or re-encode that file in the archive, or point data.archive elsewhere") from None
+
+
 def decode_archive(path: Path) -> Arrays:
     """Decode every image of the archive into uint8 NHWC arrays; labels follow sorted class names."""
     images: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
@@ -72,9 +110,7 @@ def decode_archive(path: Path) -> Arrays:
                 where = _split_member(member.name) if member.isfile() else None
                 if where is None:
                     continue
-                data = tar.extractfile(member).read()
-                with Image.open(io.BytesIO(data)) as img:
-                    images[where[0]].append(np.asarray(img.convert("RGB"), dtype=np.uint8))
+                images[where[0]].append(decode_member(path, member.name, tar.extractfile(member).read()))
                 names[where[0]].append(where[1])
     except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError) as err:
         raise DataError(f"data.archive={str(path)!r} could not be read to the end ({err}); it is truncated or "
@@ -131,7 +167,7 @@ def load_archive(path: str | os.PathLike, cache_root: str | os.PathLike) -> Arra
                         "point data.archive (or JUMPNET_DATA_ARCHIVE) at a tar of an ImageFolder tree, "
                         "or set data.archive=null to use torchvision's dataset")
     digest = archive_sha256(path, cache_root)
-    cache = Path(cache_root).expanduser() / "archives" / f"{path.name.split('.')[0]}-{digest[:16]}.npz"
+    cache = Path(cache_root).expanduser() / "archives" / f"sha256-{digest[:16]}.npz"  # the content, not the name
     arrays = _cached(cache, rebuild_damaged=False)
     if arrays is not None:
         return arrays

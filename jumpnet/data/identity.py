@@ -11,7 +11,10 @@ and a folder made with other data is refused, never resumed or skipped:
 
 Hashing a 160 MB archive takes about a second, so each hash is kept in
 ``<data.root>/archives/sha256.json``, keyed by the archive's absolute path,
-size, mtime and inode: it is recomputed only when the file changes.
+size, mtime, inode and ctime: it is recomputed only when the file changes. The
+ctime is what a rewrite cannot keep: ``cat other.tar > a.tar; touch -d <old
+mtime> a.tar`` keeps the size, the inode and the mtime, but every write and
+``touch`` sets the ctime to now.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from jumpnet.data.synthetic import SYNTHETIC_SEED
 
 log = logging.getLogger(__name__)
 HASHES = "sha256.json"
+STAT_KEYS = ("size", "mtime_ns", "inode", "ctime_ns")  # what a change of the file changes (ctime: any write at all)
 _memo: dict[tuple, str] = {}
 
 
@@ -43,7 +47,7 @@ def archive_sha256(path: str | os.PathLike, cache_root: str | os.PathLike) -> st
     """The archive's SHA-256, from this process's memo, the on-disk cache, or (once per change) its bytes."""
     path = Path(path).expanduser().resolve()
     st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
     if key in _memo:
         return _memo[key]
     table_path = Path(cache_root).expanduser() / "archives" / HASHES
@@ -53,12 +57,13 @@ def archive_sha256(path: str | os.PathLike, cache_root: str | os.PathLike) -> st
     except (OSError, ValueError):
         table = {}
     entry = table.get(str(path))
-    if isinstance(entry, dict) and [entry.get(k) for k in ("size", "mtime_ns", "inode")] == list(key[1:]):
-        digest = str(entry.get("sha256"))
+    if isinstance(entry, dict) and [entry.get(k) for k in STAT_KEYS] == list(key[1:]) and \
+            isinstance(entry.get("sha256"), str):
+        digest = entry["sha256"]
     else:
         log.info(f"Hashing {path} (SHA-256, once per change of the file)")
         digest = sha256(path)
-        table[str(path)] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino, "sha256": digest}
+        table[str(path)] = {**dict(zip(STAT_KEYS, key[1:])), "sha256": digest}
         try:
             table_path.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(table_path, table)

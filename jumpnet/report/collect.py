@@ -17,6 +17,7 @@ import yaml
 
 from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.config.naming import ablation_label, is_neutral
+from jumpnet.config.schema import SEEDS
 from jumpnet.report.setup import data_key, data_label, given
 from jumpnet.run.folder import RecordUnreadable, read_metrics
 
@@ -76,32 +77,64 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def read_config(run_dir: Path) -> tuple[dict[str, Any], str | None]:
+    """The run's flat ``.hydra/config.yaml``, and why it could not be read (then ``{}``): a report never fails on it."""
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.exists():
+        return {}, None
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        return {}, f"unreadable: {path}: {' '.join(str(err).split())[:200]}"
+    return (flatten(config), None) if isinstance(config, dict) else ({}, f"unreadable: {path}: not a mapping")
+
+
+def _name(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _seed(value: Any) -> int | None:
+    """A seed as a report can sort and print it: an integer in the range a run accepts, else unknown."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < SEEDS
+    return value if ok else None
+
+
 def load_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    """One run's scalar metrics, flat config and epoch history; an unreadable record counts as unfinished."""
-    config_file = run_dir / ".hydra" / "config.yaml"
-    config = flatten(yaml.safe_load(config_file.read_text()) or {}) if config_file.exists() else {}
+    """One run's scalar metrics, flat config and epoch history; an unreadable record counts as unfinished.
+
+    The record is read through ``jumpnet.run.folder.read_metrics``, which validates it against the typed run
+    record: one that fails is ``unreadable``, its ``error`` the file and why, and its model, variant and seed come
+    from its config (when they are values a report can show), never from the record.
+    """
+    config, config_problem = read_config(run_dir)
     label = ablation_label({k.split(".", 1)[1]: v for k, v in config.items() if k.startswith("ablation.")})
-    fallback = {"model": config.get("model.name"), "ablation": label, "seed": config.get("seed")}
+    fallback = {"model": _name(config.get("model.name")), "ablation": label, "seed": _seed(config.get("seed"))}
     try:
         record: dict[str, Any] = read_metrics(run_dir) or {**fallback, "status": "unfinished"}
     except RecordUnreadable as err:
-        record = {**fallback, "status": "unreadable", "error": err.message}
+        record = {**fallback, "status": "unreadable", "error": err.message.removesuffix("; it is left as it is")}
     history = record.pop("history", None) or []
     if record.get("status") == "diverged" and record.get("notes"):
         record.setdefault("error", f"diverged: {record['notes'][-1]}")  # why, in the list of runs left out
     fmap = record.pop("feature_map", None)
     if fmap:
         record["feature_map"] = " x ".join(str(int(v)) for v in fmap)
-    error = record.get("error") or _read_error(run_dir)
+    error = record.get("error") or config_problem or _read_error(run_dir)
     if error:
-        record["error"] = str(error).strip().splitlines()[-1][:200] if str(error).strip() else None
-    scalars = {k: v for k, v in record.items() if v is None or isinstance(v, (str, int, float, bool))}
+        text = " ".join(str(error).split()) if str(error).startswith("unreadable: ") else \
+            str(error).strip().splitlines()[-1][:200] if str(error).strip() else None
+        record["error"] = text
+    scalars = {k: v for k, v in record.items()
+               if k != "run_dir" and (v is None or isinstance(v, (str, int, float, bool)))}
     return scalars, config, history
 
 
 def _read_error(run_dir: Path) -> str | None:
     path = run_dir / "error.txt"
-    return path.read_text() if path.exists() else None
+    try:
+        return path.read_text(errors="replace") if path.exists() else None
+    except OSError as err:
+        return f"{path}: {err.strerror}"
 
 
 def ordered(values: pd.Series, order: list[str]) -> pd.Categorical:

@@ -28,12 +28,19 @@ def log_report(out: str | os.PathLike, sources: list[str], completed: int, proje
     files = sorted(p for p in out.rglob("*") if p.is_file() and "wandb" not in p.relative_to(out).parts)
     name = artifact_name(out)
     os.environ.setdefault("WANDB_SILENT", "true")
-    with wandb.init(project=project, entity=entity, mode=mode, dir=str(out), job_type="report", name=name,
-                    group=group or out.resolve().name, reinit="create_new",
-                    config={"sources": [str(s) for s in sources], "git_sha": git_sha()}) as run:
+    run = wandb.init(project=project, entity=entity, mode=mode, dir=str(out), job_type="report", name=name,
+                     group=group or out.resolve().name, reinit="create_new",
+                     config={"sources": [str(s) for s in sources], "git_sha": git_sha()})
+    logged = False
+    try:  # not `with wandb.init(...)`: its __exit__ prints the traceback of any error; the caller says it in a line
         artifact = wandb.Artifact(name, type="report", metadata={"sources": [str(s) for s in sources],
                                                                  "completed_runs": completed, "files": len(files)})
         for path in files:
             artifact.add_file(str(path), name=str(path.relative_to(out)))
         run.log_artifact(artifact)
+        logged = True
+    finally:
+        run.finish(exit_code=0 if logged else 1)
+        if not logged:
+            wandb.teardown()  # its service's last log lines now, before the caller's error line
     return name

@@ -3,13 +3,16 @@
 What ``jumpnet.run.pipeline.execute`` decides before it trains: a completed or
 diverged run made with this data (:func:`final_record`, which the sweeper reads
 too, to skip it without launching it) is kept as it is; a failed or interrupted
-attempt's record moves to ``previous/<time>/`` and the run resumes from its
-checkpoint (a damaged checkpoint is set aside and training restarts, saying
-so), on any data when it saved no checkpoint (a first command that failed
-before training, offline say, is simply retried); ``trainer.overwrite=true``
-moves the record, checkpoint and W&B run aside and starts afresh; a folder
-whose record or checkpoint names other data is refused; a folder that a config
-error left with nothing but Hydra's files is removed.
+attempt's record moves to ``previous/<time>/`` (a name of its own, even within
+one clock second: nothing is moved over an earlier record) and the run resumes
+from its checkpoint (a damaged checkpoint is set aside and training restarts,
+saying so), on any data when it saved no checkpoint; an attempt that failed
+before it saved anything (offline, say) is simply retried, its record and
+``error.txt`` replaced, not kept (retries would fill ``previous/``);
+``trainer.overwrite=true`` moves the record, checkpoint and W&B run aside and
+starts afresh; a folder whose record or checkpoint names other data is refused;
+a folder that a config error left with nothing but Hydra's files is removed;
+temp files of writers killed mid-write are removed (:func:`remove_stale_temps`).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from jumpnet.atomic import stale_temp_files
 from jumpnet.data import DataError
 from jumpnet.run.folder import CHECKPOINT, ERROR, FINAL, METRICS, read_metrics
 from jumpnet.run.predictions import PREDICTIONS
@@ -65,11 +69,47 @@ def saved_progress(run_dir: Path) -> dict:
         return {"epochs": 0, "history": []}
 
 
+def remove_stale_temps(run_dir: Path) -> None:
+    """Remove the temp files writers killed mid-write left (``jumpnet.atomic``); only under the run's lock, where
+    no writer of this folder can be alive."""
+    stale = stale_temp_files(run_dir)
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        log.info(f"Removed {len(stale)} temp file(s) a killed writer left in {run_dir}: "
+                 f"{', '.join(p.name for p in stale)}")
+
+
+def new_previous_folder(run_dir: Path) -> Path:
+    """``previous/<time>``, or ``<time>-2``, ``-3``, ...: created here, so it is never an earlier attempt's."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    (run_dir / "previous").mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        dest = run_dir / "previous" / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            dest.mkdir()
+            return dest
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{run_dir / 'previous' / stamp}-*: ten thousand attempts in one second")
+
+
+def saved_nothing(run_dir: Path, earlier: dict | None) -> bool:
+    """An unfinished attempt that saved no epoch (no checkpoint): retrying it loses nothing, so it is not kept."""
+    return (earlier is not None and earlier.get("status") not in FINAL and not earlier.get("epochs")
+            and not (run_dir / CHECKPOINT).exists())
+
+
+def discard_unsaved(run_dir: Path) -> None:
+    for name in (METRICS, ERROR):
+        (run_dir / name).unlink(missing_ok=True)
+    log.info(f"The earlier attempt in {run_dir} saved nothing: retried in place (its record is replaced)")
+
+
 def archive_previous(run_dir: Path, with_checkpoint: bool) -> None:
     """Move an earlier attempt's record aside: nothing is ever lost. To start afresh (``trainer.overwrite``)
     its checkpoint and W&B run go too, so the new attempt is a new W&B run rather than the old one reopened."""
-    dest = run_dir / "previous" / datetime.now().strftime("%Y%m%d-%H%M%S")
-    dest.mkdir(parents=True, exist_ok=True)
+    dest = new_previous_folder(run_dir)
     fresh = (CHECKPOINT, WANDB_ID, "wandb", "weights.pt", PREDICTIONS)
     for name in (METRICS, ERROR, *fresh) if with_checkpoint else (METRICS, ERROR):
         if (run_dir / name).exists():
@@ -111,6 +151,9 @@ def prepare_attempt(cfg: DictConfig, run_dir: Path, data_id: str) -> tuple[dict 
     """The checkpoint state to resume from (None: from scratch) and a note when a damaged one was set aside;
     an earlier attempt's record moves aside (with its checkpoint and W&B run under ``trainer.overwrite``)."""
     earlier = read_metrics(run_dir)
+    if saved_nothing(run_dir, earlier):
+        discard_unsaved(run_dir)
+        earlier = None
     if cfg.trainer.overwrite:
         if earlier is not None or (run_dir / CHECKPOINT).exists():
             archive_previous(run_dir, with_checkpoint=True)

@@ -4,7 +4,12 @@ A run folder is the unit of resumability. ``metrics.json`` is written atomically
 (``jumpnet.atomic``: temp file, fsync, rename) and as strict JSON, so a reader
 never sees half a record; a lock file guarantees the same run is never trained
 by two processes at once. A record that cannot be read (not UTF-8, not JSON,
-not an object) is never overwritten: the run refuses to start and says so.
+not a run record: ``jumpnet.run.record_check``) is never overwritten: the run refuses to start and says
+so, and every reader (``status``, the report, the sweeper) names it, ``unreadable: <file>: <why>``.
+
+The lock is an ``flock`` on ``.lock``: the kernel releases it when the last descriptor of its open file goes. A
+forked child (a DataLoader worker) would inherit that descriptor and keep the lock past its parent's death, so
+every child closes it as it starts (``os.register_at_fork``) and ``exec`` closes it too (``O_CLOEXEC``).
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import torch
 
 from jumpnet.atomic import write_json_atomic
 from jumpnet.errors import JumpnetError
+from jumpnet.run.record_check import record_problem
 
 __all__ = ["CHECKPOINT", "ERROR", "FINAL", "LOCK", "METRICS", "RecordUnreadable", "RunBusy", "checkpoint_progress",
            "lock_holder",
@@ -32,25 +38,30 @@ FINAL = ("completed", "diverged")  # outcomes: a run with such a record is done 
 
 
 class RecordUnreadable(JumpnetError):
-    """``metrics.json`` exists but is not a JSON object: it may hold a finished run's results, so it is left alone."""
+    """``metrics.json`` exists but is not a run record: it may hold a finished run's results, so it is left alone."""
+
+    def __init__(self, path: Path, why: str):
+        super().__init__(f"unreadable: {path}: {why}; it is left as it is",
+                         "look at it (it may hold a finished run's results), mend it or move it aside, and run the "
+                         "same command again (an unfinished run resumes from its checkpoint)")
+        self.args = (path, why)  # pickles (submitit sends a job's exception back) and rebuilds the same message
+        self.path, self.why = path, why
 
 
 def read_metrics(run_dir: Path) -> dict | None:
-    """The run's record, None when it has none; RecordUnreadable when it has one that cannot be read."""
+    """The run's record, None when it has none; RecordUnreadable when it has one that is not a valid run record."""
     path = Path(run_dir) / METRICS
     try:
         record = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         return None
-    except (UnicodeDecodeError, ValueError, OSError) as err:
+    except (UnicodeDecodeError, ValueError, OSError, RecursionError) as err:
         why = "not UTF-8" if isinstance(err, UnicodeDecodeError) else \
-            f"not JSON: {err}" if isinstance(err, ValueError) else str(err)
-        raise RecordUnreadable(f"{path} cannot be read ({why}); it is left as it is",
-                               "look at it (it may hold a finished run's results), move it aside, and run the "
-                               "same command again to resume from the checkpoint") from err
-    if not isinstance(record, dict):
-        raise RecordUnreadable(f"{path} holds a JSON {type(record).__name__}, not a run record (an object); "
-                               f"it is left as it is", "move it aside and run the same command again")
+            f"not JSON ({err})" if isinstance(err, (ValueError, RecursionError)) else err.strerror or str(err)
+        raise RecordUnreadable(path, " ".join(why.split())) from err
+    why = record_problem(record)
+    if why:
+        raise RecordUnreadable(path, why)
     return record
 
 
@@ -76,9 +87,13 @@ def checkpoint_progress(run_dir: Path) -> dict | None:
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        epoch, best = state.get("epoch", 0), state.get("best_val_acc")
     except Exception:  # a damaged or foreign file: progress unknown, the folder untouched
         return None
-    return {"epoch": int(state.get("epoch", 0)), "best_val_acc": state.get("best_val_acc")}
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        return None
+    fraction = isinstance(best, float) and 0 <= best <= 1
+    return {"epoch": epoch, "best_val_acc": best if fraction else None}
 
 
 def lock_holder(run_dir: Path) -> str | None:
@@ -103,8 +118,25 @@ def lock_holder(run_dir: Path) -> str | None:
         return "unknown"
 
 
+_held: set[int] = set()  # descriptors of the run locks this process holds
+
+
+def _close_in_child() -> None:
+    """In a forked child (a DataLoader worker): close the parent's lock descriptors, so the lock dies with it."""
+    for fd in _held:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+
 class RunLock:
-    """An exclusive, non-blocking ``flock`` on the run folder's ``.lock``; released on process death too."""
+    """An exclusive, non-blocking ``flock`` on the run folder's ``.lock``; released on process death too, never
+    held by a child process (see the module docstring)."""
 
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / LOCK
@@ -112,12 +144,13 @@ class RunLock:
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             return False
+        _held.add(fd)
         try:
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
@@ -128,6 +161,7 @@ class RunLock:
 
     def release(self) -> None:
         if self._fd is not None:
+            _held.discard(self._fd)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None

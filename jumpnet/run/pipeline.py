@@ -4,12 +4,14 @@ This is the task function behind ``run.py``. It guarantees the run-folder
 contract of SPEC.md: a completed run is never retrained or overwritten unless
 ``trainer.overwrite=true`` (and then its old files move to ``previous/``); an
 interrupted run resumes from its checkpoint; a run that raises leaves
-``status: failed`` and ``error.txt``; Ctrl-C leaves ``status: interrupted`` with
-the epochs its checkpoint holds; a non-finite loss or weights end it as
-``diverged``. The config is checked before anything is written (a folder Hydra
-made for a config that fails the checks is removed again), and the data is part
-of the run's identity (``data_id``, ``jumpnet.data.identity``): a folder made
-with other data is refused, never resumed or skipped.
+``status: failed`` and ``error.txt``; Ctrl-C and SIGTERM leave ``status: interrupted`` with
+the epochs its checkpoint holds (SIGTERM then goes on to the handler installed before,
+``jumpnet.run.signals``); a non-finite loss or weights end it as ``diverged``; a tracker
+that fails once the run is tested (W&B cannot stage an artifact, say) is a note and a
+warning, never a failed run. The config, the archive and the device are checked before
+anything is written (a folder Hydra made for a config that fails the checks is removed
+again), and the data is part of the run's identity (``data_id``, ``jumpnet.data.identity``):
+a folder made with other data is refused, never resumed or skipped.
 
 The config is checked once (``jumpnet.run.spec.resolve_run``: a typed ``RunSpec``); the record is a
 typed ``RunRecord`` (``jumpnet.run.record``) that each step's result is merged into, and that the stall
@@ -21,6 +23,7 @@ import logging
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -28,11 +31,18 @@ from omegaconf import DictConfig
 from jumpnet.atomic import write_json_atomic, write_text_atomic
 from jumpnet.data.identity import data_identity
 from jumpnet.data.loaders import make_loaders
-from jumpnet.errors import JumpnetError
-from jumpnet.run.attempts import prepare_attempt, remove_unstarted_folder, saved_progress, skip_if_final
+from jumpnet.errors import JumpnetError, Terminated
+from jumpnet.run.attempts import (
+    prepare_attempt,
+    remove_stale_temps,
+    remove_unstarted_folder,
+    saved_progress,
+    skip_if_final,
+)
 from jumpnet.run.folder import ERROR, METRICS, lock_run
 from jumpnet.run.record import DataFacts, Fitted, Published, RunRecord, cluster_job, ended
-from jumpnet.run.spec import RunSpec, resolve_run
+from jumpnet.run.signals import chain, sigterm_recorded
+from jumpnet.run.spec import RunSpec, check_device_visible, resolve_run
 from jumpnet.run.steps import (
     claim_device,
     load_data,
@@ -48,6 +58,22 @@ from jumpnet.run.steps import (
 from jumpnet.train.lottery import init_lottery
 
 log = logging.getLogger(__name__)
+
+
+def tracker_note(published: Published, what: str, err: BaseException) -> None:
+    text = " ".join(str(err).split())[:400] or type(err).__name__
+    note = f"W&B: {what} ({type(err).__name__}: {text}); the run's record and files are complete"
+    log.warning(note)
+    published.note(note)
+
+
+def after_test(published: Published, what: str, call: Callable[[], None]) -> None:
+    """Run a tracker call made once the run's outcome is known: its failure is a note and a warning, never the run's
+    (a run that trained and tested is complete in its folder whatever W&B could store)."""
+    try:
+        call()
+    except Exception as err:  # noqa: BLE001 - wandb raises anything (PermissionError, CommError, ValueError ...)
+        tracker_note(published, what, err)
 
 
 def train_and_test(spec: RunSpec, run_dir: Path, published: Published, resume: dict | None = None) -> RunRecord:
@@ -78,10 +104,13 @@ def train_and_test(spec: RunSpec, run_dir: Path, published: Published, resume: d
         record = published.publish(Fitted(fit))
         if fit.status == "completed":
             record = published.publish(run_test(trainer, test, len(splits.y_test), fit.best_epoch, run_dir))
-            tracker.log_weights(model, {k: getattr(record, k) for k in ("model", "ablation", "seed", "best_epoch",
-                                                                        "best_val_acc", "test_acc", "params")})
-        tracker.summary(record.to_json())
-    return record
+            meta = {k: getattr(record, k) for k in ("model", "ablation", "seed", "best_epoch", "best_val_acc",
+                                                    "test_acc", "params")}
+            after_test(published, "the selected weights were not logged", lambda: tracker.log_weights(model, meta))
+        after_test(published, "the summary was not logged", lambda: tracker.summary(published.latest().to_json()))
+    if tracker.problem is not None:  # finishing the W&B run failed (its __exit__ said so, and kept the error)
+        tracker_note(published, "the W&B run was not finished", tracker.problem)
+    return published.latest()
 
 
 def execute(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> float | None:
@@ -93,6 +122,7 @@ def execute(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> float | N
     run_dir = Path(run_dir)
     try:
         spec = resolve_run(cfg)  # before anything is written: unknown keys fail even for a finished run
+        check_device_visible(cfg.trainer.device)
         data_id = data_identity(cfg.data)
     except (JumpnetError, OSError):
         remove_unstarted_folder(run_dir, Path(cfg.paths.experiments_dir))
@@ -106,6 +136,7 @@ def execute(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> float | N
         done = skip_if_final(cfg, run_dir, data_id)  # another process may have finished it while this one waited
         if done is not None:
             return done.get("best_val_acc")
+        remove_stale_temps(run_dir)  # no writer of this folder is alive: this process holds its lock
         resume, note = prepare_attempt(cfg, run_dir, data_id)
         return attempt(spec, run_dir, RunRecord.start(spec, data_id, note), resume, multirun)
 
@@ -117,10 +148,13 @@ def attempt(spec: RunSpec, run_dir: Path, record: RunRecord, resume: dict | None
     failure: BaseException | None = None
     outcome: dict = {}
     try:
-        train_and_test(spec, run_dir, published, resume)
-    except KeyboardInterrupt as err:
-        outcome = {"status": "interrupted", **saved_progress(run_dir)}
-        log.warning(f"Interrupted after {outcome['epochs']} saved epochs; run the same command again to resume")
+        with sigterm_recorded():
+            train_and_test(spec, run_dir, published, resume)
+    except KeyboardInterrupt as err:  # Ctrl-C, and SIGTERM (Terminated)
+        why = {"reason": "SIGTERM"} if isinstance(err, Terminated) else {}
+        outcome = {"status": "interrupted", **why, **saved_progress(run_dir)}
+        log.warning(f"{'Terminated (SIGTERM)' if why else 'Interrupted'} after {outcome['epochs']} saved epochs; "
+                    f"run the same command again to resume")
         failure = err
     except Exception as err:  # noqa: BLE001 - any failure of one run is recorded, never lost
         message = err.message if isinstance(err, JumpnetError) else err  # the fix is in error.txt and on screen
@@ -137,6 +171,8 @@ def attempt(spec: RunSpec, run_dir: Path, record: RunRecord, resume: dict | None
         log.error(f"Run record not written: {write_err}")
         if failure is None or isinstance(failure, Exception) and multirun:
             raise write_err from failure
+    if isinstance(failure, Terminated):
+        chain(failure)  # submitit's handler, say; then the process ends by the signal (jumpnet.errors.run_cli)
     if isinstance(failure, KeyboardInterrupt) or (failure is not None and not multirun):
         if not isinstance(failure, KeyboardInterrupt):  # run.py prints the error itself, in a line
             log.error(f"Run failed (traceback in {run_dir / ERROR})")

@@ -6,6 +6,9 @@ into the latest record and publishes the new one. The main thread is the only wr
 thread and the failure path read the latest record and build their own from it (``stalled``, ``ended``).
 A key whose step has not run is left out of ``metrics.json`` (``ABSENT``), as a dict filled step by step
 left it out: a record says how far its run got.
+
+Every reader checks a record against this type (``jumpnet.run.record_check``, called by
+``jumpnet.run.folder.read_metrics``): a record that fails is unreadable, named, never averaged.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ class _Absent:
 
 
 ABSENT: Any = _Absent()  # not in metrics.json (yet): the step that sets the key has not run
+STATUSES = ("completed", "failed", "diverged", "running", "interrupted")
 
 
 def now() -> str:
@@ -233,4 +237,10 @@ class Published:
 
     def latest(self) -> RunRecord:
         with self._lock:
+            return self._record
+
+    def note(self, text: str) -> RunRecord:
+        """Add a line to the record's ``notes`` (something the run met that did not change its outcome)."""
+        with self._lock:
+            self._record = replace(self._record, notes=[*_notes(self._record), text])
             return self._record

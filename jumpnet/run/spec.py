@@ -18,11 +18,12 @@ from omegaconf import DictConfig
 
 from jumpnet.config.naming import ablation_label
 from jumpnet.config.schema import check_fields
+from jumpnet.data.archive import check_archive
 from jumpnet.errors import ConfigError
 from jumpnet.models.factory import ModelSpec, check_model, solve_match
 from jumpnet.run.gpus import claim_gpu
 
-__all__ = ["ConfigError", "RunSpec", "check_run_config", "resolve_device", "resolve_run"]
+__all__ = ["ConfigError", "RunSpec", "check_device_visible", "check_run_config", "resolve_device", "resolve_run"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,11 +62,19 @@ def check_cross_fields(cfg: DictConfig) -> None:
     _require(not (t.early_stopping and int(d.val_size) == 0),
              f"trainer.early_stopping={t.early_stopping} needs a validation split, but data.val_size=0",
              "set data.val_size > 0 or trainer.early_stopping=null")
+    classes = int(d.num_classes)
+    for key in ("train_subset", "test_subset"):
+        n = d.get(key)
+        _require(n is None or int(n) >= classes,
+                 f"data.{key}={n} is fewer images than data.num_classes={classes}: a stratified slice needs at least "
+                 f"one image of each class", f"set data.{key} to {classes} or more (or null for the whole split)")
     archive = d.get("archive")
     _require(not archive or Path(archive).expanduser().is_file(),
              f"data.archive={archive!r} does not exist",
              "point data.archive (or JUMPNET_DATA_ARCHIVE) at a tar of an ImageFolder tree, "
              "or set data.archive=null to use torchvision's dataset")
+    if archive:
+        check_archive(archive)  # readable, and a tar: a wrong file fails here, not after the run folder is made
 
 
 def check_run_config(cfg: DictConfig) -> ModelSpec:
@@ -90,6 +99,12 @@ def resolve_run(cfg: DictConfig, solved: dict[str, ModelSpec] | None = None) -> 
     return RunSpec(cfg, solve_match(model, None if match is None else str(match), solved), ablation_label(cfg.ablation))
 
 
+def check_device_visible(setting: str) -> None:
+    """``trainer.device=cuda`` where no GPU is visible fails here, before a run folder is made (not in a record)."""
+    _require(str(setting) != "cuda" or torch.cuda.is_available(),
+             "trainer.device=cuda but no CUDA device is visible here", "use trainer.device=auto or cpu")
+
+
 def resolve_device(setting: str, runs_per_gpu: int = 1) -> torch.device:
     """The device a job trains on; checked where the job runs (a login node may have no GPU).
 
@@ -98,8 +113,7 @@ def resolve_device(setting: str, runs_per_gpu: int = 1) -> torch.device:
     """
     if setting == "auto":
         setting = "cuda" if torch.cuda.is_available() else "cpu"
-    _require(setting != "cuda" or torch.cuda.is_available(),
-             "trainer.device=cuda but no CUDA device is visible here", "use trainer.device=auto or cpu")
+    check_device_visible(setting)
     if setting == "cuda" and (torch.cuda.device_count() > 1 or runs_per_gpu > 1):
         index = claim_gpu(torch.cuda.device_count(), per_gpu=runs_per_gpu)
         torch.cuda.set_device(index)

@@ -28,6 +28,8 @@ SUMMARIES = {"val_acc": "max", "val_loss": "min"}
 class NullTracker:
     """``logger=none``: tracks nothing."""
 
+    problem: BaseException | None = None  # what finishing the tracker's run raised (kept: the run goes on)
+
     def __enter__(self) -> NullTracker:
         return self
 
@@ -89,8 +91,13 @@ class WandbTracker(NullTracker):
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        """Finish the W&B run; an error doing so is kept in ``problem`` (the pipeline notes it), never raised."""
         if self.run is not None:
-            self.run.finish(exit_code=0 if exc_type is None else 1)
+            try:
+                self.run.finish(exit_code=0 if exc_type is None else 1)
+            except Exception as err:  # noqa: BLE001 - the run's own outcome does not depend on W&B
+                log.warning(f"W&B run not finished: {type(err).__name__}: {err}")
+                self.problem = err
             self.run = None
 
     def log_epoch(self, row: dict) -> None:

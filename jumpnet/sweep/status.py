@@ -4,13 +4,18 @@
 
 Per run folder: status (``running`` when a process on this machine holds its
 lock), epochs done/total, best validation and test accuracy, last update,
-SLURM requeues. The preset's arms come from the sweep's own ``multirun.yaml``
-(the overrides it was launched with), else from ``experiment=<name>``; those
-without a folder are listed as not started. It launches nothing and writes
-nothing: locks are read from the kernel's table, never taken.
+SLURM requeues; a record that is not a valid run record is ``unreadable`` and
+its ``why`` says which file and what is wrong (``unreadable: <file>: <why>``).
+The preset's arms come from the sweep's own ``multirun.yaml`` (the overrides it
+was launched with), else from ``experiment=<name>`` (also before the sweep's
+folder exists); those without a folder are listed as not started. The folder is
+handed to Hydra quoted (:func:`hydra_quoted`), so any character a path can hold
+is read as itself. It launches nothing and writes nothing: locks are read from
+the kernel's table, never taken.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -37,10 +42,11 @@ def run_state(run_dir: Path) -> dict:
     """What a run folder says about its run, read only."""
     run_dir = Path(run_dir)
     status, holder = run_status(run_dir), lock_holder(run_dir)
+    why = None
     try:
         record = read_metrics(run_dir) or {}
-    except RecordUnreadable:  # status "unreadable": the table shows it, the file is left alone
-        record = {}
+    except RecordUnreadable as err:  # status "unreadable": the table shows it, the file is left alone
+        record, why = {}, err.message.removesuffix("; it is left as it is")
     progress = checkpoint_progress(run_dir) if status not in FINAL else None
     if holder:
         status = "running"
@@ -48,7 +54,7 @@ def run_state(run_dir: Path) -> dict:
     if progress:  # an unfinished run: its checkpoint knows how far it got
         done = max(done or 0, progress["epoch"])
     files = [p for p in run_dir.iterdir() if p.is_file()] if run_dir.is_dir() else []
-    return {"status": status, "epochs_done": done, "holder": holder,
+    return {"status": status, "epochs_done": done, "holder": holder, "why": why,
             "best_val_acc": first_known(record.get("best_val_acc"), (progress or {}).get("best_val_acc")),
             "test_acc": record.get("test_acc"), "requeued": record.get("requeued"),
             "updated": max((p.stat().st_mtime for p in files), default=None)}
@@ -73,17 +79,29 @@ def run_folders(root: Path) -> list[Path]:
     return sorted(d for d in found if not SKIP_PARTS & set(d.relative_to(root).parts))
 
 
+def hydra_quoted(text: str) -> str:
+    """``text`` as a quoted value of a Hydra override: read back as itself, whatever it holds (``,``, ``=``, ``ü``,
+    quotes, ``${``), where an unquoted path with such characters is a syntax error or another value."""
+    text = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", str(text))   # backslashes before a quote double
+    text = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, text).replace("${", "\\${")
+    return f"'{text}'"
+
+
+def is_preset(root: Path) -> bool:
+    return (CONF_DIR / "experiment" / f"{Path(root).name}.yaml").exists()
+
+
 def preset_overrides(root: Path) -> list[str] | None:
     """The overrides the sweep in ``root`` was launched with, pointed at ``root``; None when unknown."""
     recorded = root / "multirun.yaml"
     if recorded.exists():
         hydra = OmegaConf.load(recorded).hydra
         overrides = [*hydra.overrides.hydra, *hydra.overrides.task]
-    elif (CONF_DIR / "experiment" / f"{root.name}.yaml").exists():
+    elif is_preset(root):
         overrides = [f"experiment={root.name}"]
     else:
         return None
-    return [o for o in overrides if not o.startswith("hydra.sweep.dir=")] + [f"hydra.sweep.dir={root}"]
+    return [o for o in overrides if not o.startswith("hydra.sweep.dir=")] + [f"hydra.sweep.dir={hydra_quoted(root)}"]
 
 
 def shorten(names: list[str]) -> tuple[str, list[str]]:
@@ -111,7 +129,8 @@ def status_table(root: Path) -> tuple[pd.DataFrame, list[str], str | None]:
                      "epochs": f"{state['epochs_done'] or 0}/{total or '?'}",
                      "best val": fmt_acc(state["best_val_acc"]),
                      "test acc": fmt_acc(state["test_acc"]), "last update": updated,
-                     "requeues": "" if state["requeued"] is None else str(state["requeued"])})
+                     "requeues": "" if state["requeued"] is None else str(state["requeued"]),
+                     "why": state["why"] or ""})
     overrides = preset_overrides(root)
     if overrides is None:
         return pd.DataFrame(rows), [], f"no multirun.yaml in {root} and no conf/experiment/{root.name}.yaml: " \

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from jumpnet.atomic import write_bytes_atomic
+from jumpnet.atomic import unique_path, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 # What a resumable checkpoint must hold (train.Trainer._state writes them).
@@ -56,7 +56,7 @@ def load_or_set_aside(path: Path) -> tuple[dict | None, str | None]:
         if not isinstance(state, dict) or any(key not in state for key in REQUIRED):
             raise ValueError(f"not a training checkpoint (missing {[k for k in REQUIRED if k not in (state or {})]})")
     except Exception as err:  # noqa: BLE001 - torch raises OSError, EOFError, RuntimeError, UnpicklingError ...
-        aside = path.with_name(f"{path.name}.corrupt-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        aside = unique_path(path.parent, f"{path.name}.corrupt-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
         os.replace(path, aside)
         reason = first_sentence(str(err)) or type(err).__name__
         note = f"checkpoint {path} could not be loaded ({type(err).__name__}: {reason}); moved to {aside.name}, " \
