@@ -73,6 +73,12 @@ def find_runs(root: Path) -> dict[str, dict]:
             if "previous" not in p.parts}
 
 
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: one worker per core this process may use (its CPU affinity, not the host's count, which a
+    container or ``taskset`` narrows); every test computes single-threaded, so N workers keep N cores busy."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """Every in-process test computes single-threaded: two OpenMP threads can hang in oneDNN's AVX2 kernels
