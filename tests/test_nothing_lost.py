@@ -20,6 +20,7 @@ import pytest
 import torch
 
 import jumpnet.run.attempts
+import jumpnet.train.throughput
 from jumpnet.data import DataError, load_arrays
 from jumpnet.data import identity as data_identity_module
 from jumpnet.errors import JumpnetError
@@ -64,6 +65,17 @@ def test_three_attempts_within_one_clock_second_keep_three_records(tmp_path, mon
     assert len({p.parent.name for p in kept}) == 2 and all(p.parent.name.startswith("20260601-120000") for p in kept)
     assert [json.loads(p.read_text())["status"] for p in kept] == ["completed", "completed"]
     assert record(run_dir)["status"] == "completed"
+
+
+def test_a_frozen_clock_still_completes_the_run(tmp_path, monkeypatch):
+    """faketime freezes the monotonic clocks too, so an epoch can be timed at 0 s: its log line and the record
+    say 0 img/s instead of the run failing with ZeroDivisionError."""
+    monkeypatch.setattr(jumpnet.train.throughput.time, "perf_counter", lambda: 1000.0)
+    run_dir = tmp_path / "run"
+    execute(config(tmp_path, "trainer.epochs=1", "trainer.progress=log"), run_dir)
+    done = record(run_dir)
+    assert done["status"] == "completed", done.get("error")
+    assert done["history"][0]["time_s"] == 0.0 and done["throughput"] == 0.0
 
 
 # -- Why 2: two configs, one folder ---------------------------------------------------------------------------------
@@ -263,7 +275,7 @@ def test_temp_files_of_a_killed_writer_are_removed_on_the_next_attempt(tmp_path)
     for name in (".checkpoint.pt.k3j2x9ab.tmp", ".metrics.json.q8w7e6r5.tmp"):  # what a kill mid-write leaves
         (run_dir / name).write_bytes(b"half a file")
     (run_dir / "notes.tmp").write_text("not ours")
-    execute(config(tmp_path, "trainer.epochs=1"), run_dir)
+    execute(config(tmp_path, "trainer.epochs=1", "trainer.progress=log"), run_dir)
     assert record(run_dir)["status"] == "completed"
     assert sorted(p.name for p in run_dir.glob("*.tmp")) == ["notes.tmp"]
 

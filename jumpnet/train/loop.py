@@ -171,7 +171,7 @@ class Trainer:
             if mode != "none":
                 val = "" if val_acc is None else f" val_loss {val_loss:.4f} val_acc {val_acc:.4f}"
                 log.info(f"epoch {epoch}/{self.cfg.epochs} train_loss {train_loss:.4f} train_acc {train_acc:.4f}"
-                         f"{val} lr {lr:.4g} {seen / seconds:.0f} img/s {seconds:.1f}s")
+                         f"{val} lr {lr:.4g} {images_per_second(seen, seconds):.0f} img/s {seconds:.1f}s")
             why = divergence(train_loss, val_loss, self.model)
             if why:
                 result.status = "diverged"
