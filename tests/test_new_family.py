@@ -30,7 +30,7 @@ def test_a_family_outside_the_package_is_swept_and_reported(exp_dir: Path, tmp_p
     report = tmp_path / "report"
     proc = run_module("jumpnet.report", [str(exp_dir / "new_family"), "--out", str(report)], timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = pd.read_csv(report / "results.csv")
+    results = pd.read_csv(report / "runs.csv")
     assert sorted(zip(results["model"], results["ablation"])) == [("chain_net", "full"), ("chain_net", "no_links")]
     by_arm = results.set_index("ablation")["test_acc"]
     assert by_arm["full"] == runs["chain_net-full-s0"]["test_acc"]

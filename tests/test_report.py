@@ -58,7 +58,7 @@ def arm(report: Report, variant: str) -> pd.Series:
 def test_sweep_is_complete(sweep: Path, report: Report) -> None:
     assert len(records(sweep)) == len(VARIANTS) * len(SEEDS)
     assert report.runs.problems.empty and len(report.runs.completed) == len(VARIANTS) * len(SEEDS)
-    csv = pd.read_csv(report.out / "results.csv")
+    csv = pd.read_csv(report.out / "runs.csv")
     assert len(csv) == len(VARIANTS) * len(SEEDS)
     assert {"run_dir", "model", "ablation", "seed", "status", "test_acc", "params", "macs",
             "ablation.links"} <= set(csv)
@@ -178,7 +178,7 @@ def test_cli_writes_the_report_and_refuses_no_completed_runs(sweep: Path, tmp_pa
     proc = run_module("jumpnet.report", [str(sweep), "--out", str(out), "--wandb"], timeout=120,
                       WANDB_DATA_DIR=str(tmp_path / "wandb-data"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("results.csv", "README.md", "table_architectures.md", "table_architectures.tex",
+    for name in ("runs.csv", "README.md", "table_architectures.md", "table_architectures.tex",
                  "table_ablations.md", "table_ablations.tex", *(f"{s}.{e}" for s in FIGURES for e in ("pdf", "png"))):
         assert (out / name).is_file(), name
     # --wandb: every file of the report folder in one `report` artifact of a W&B run of its own

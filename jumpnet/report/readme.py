@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from jumpnet.report.collect import Runs
+from jumpnet.report.exports import columns_section
 from jumpnet.report.families import describe
+from jumpnet.report.setup import setup_section
 from jumpnet.report.tables import Table
 from jumpnet.report.units import PerImage, duplicates
 
@@ -69,7 +71,7 @@ def prediction_notes(per_image: PerImage) -> list[str]:
 
 
 def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str], data: str,
-                 per_image: PerImage | None = None) -> Path:
+                 per_image: PerImage | None = None, setup: dict[str, str] | None = None) -> Path:
     """Write ``out/README.md``; figures are referenced by their PNG, with the PDF beside it."""
     counts = runs.runs["status"].value_counts().to_dict()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
@@ -83,8 +85,12 @@ def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str],
         f"exploratory): {describe(runs.primary)}." if runs.primary else
         "No primary family declared (`plan.primary`): Holm runs over all comparisons of each table.", "",
         f"Config fields that differ between runs (besides the model's and the ablation's own): {differing or 'none'}. "
-        f"One row per run, with every scalar metric: [results.csv](results.csv).", "",
+        f"Tidy data: [runs.csv](runs.csv), [arms.csv](arms.csv), [history.csv](history.csv) (columns: section "
+        f"Data files).", "",
+        *setup_section(setup or {}, runs.setting_keys),
     ]
+    if not any(t.name == "architectures" for t in tables):
+        lines += ["No Table 1 (architectures): no run of a `full` variant is among these runs.", ""]
     widths = sorted(runs.runs["width"].unique())
     if widths != [1.0]:
         lines += [f"Widths (`model.width_mult`, the budget): {', '.join(f'{w:g}' for w in widths)}; each width is "
@@ -102,7 +108,7 @@ def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str],
     for stem in figures:
         lines += [f"![{FIGURE_CAPTIONS.get(stem, stem)}]({stem}.png)", "",
                   f"*{FIGURE_CAPTIONS.get(stem, stem)}* ([PDF]({stem}.pdf))", ""]
-    lines += [*repeated_seeds(runs), *prediction_notes(per_image or PerImage())]
+    lines += [*repeated_seeds(runs), *prediction_notes(per_image or PerImage()), *columns_section()]
     lines += ["## Runs not in the tables (failed, diverged, unfinished)", "", problems_table(runs)]
     path = out / "README.md"
     path.write_text("\n".join(lines))
