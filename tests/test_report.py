@@ -17,7 +17,7 @@ from scipy import stats
 from jumpnet.report import Report, build_report
 from jumpnet.report.collect import collect, ordered
 from jumpnet.run.predictions import PREDICTIONS, read_predictions
-from tests.conftest import TINY_DATA, TINY_JUMPNET, run_module, run_py, wandb_records
+from tests.conftest import run_module, wandb_records
 
 VARIANTS = ["full", "no_links", "add"]
 SEEDS = [0, 1]
@@ -30,14 +30,9 @@ FIGURES = {  # file stem: (x label, y label); the tiny JumpNet has ~5K parameter
 
 
 @pytest.fixture(scope="session")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real multirun: tiny JumpNet, synthetic data, 3 variants x 2 seeds, 2 epochs (about 10 s)."""
-    experiments = tmp_path_factory.mktemp("report") / "experiments"
-    proc = run_py(["-m", "model=jumpnet", f"ablation={','.join(VARIANTS)}", f"seed={','.join(map(str, SEEDS))}",
-                   "trainer.epochs=2", "logger=none", "name=report_test", *TINY_JUMPNET, *TINY_DATA,
-                   f"paths.experiments_dir={experiments}"], timeout=300)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return experiments / "report_test"
+def sweep(report_sweep: Path) -> Path:
+    """The real multirun of conftest's ``report_sweep``: tiny JumpNet, 3 variants x 2 seeds, 2 epochs."""
+    return report_sweep
 
 
 @pytest.fixture(scope="session")

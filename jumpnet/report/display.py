@@ -52,9 +52,11 @@ def displays(cfg: pd.DataFrame, models: list[str]) -> dict[str, Display]:
     used_markers = {d.get("marker") for d in found.values()}
     spare_colors = iter([c for c in PALETTE if c not in used_colors] or PALETTE)
     spare_markers = iter([m for m in MARKERS if m not in used_markers] or MARKERS)
-    out = {}
+    out: dict[str, Display] = {}
     for model, node in found.items():
         color = str(node.get("color") or next(spare_colors, PALETTE[0]))
         marker = str(node.get("marker") or next(spare_markers, MARKERS[0]))
+        if any((d.color, d.marker) == (color, marker) for d in out.values()):  # two YAMLs draw alike (JumpNet-50)
+            color = next(spare_colors, color)                                  # the later one takes a free colour
         out[model] = Display(str(node.get("name") or model), color, marker)
     return out

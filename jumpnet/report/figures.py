@@ -114,6 +114,18 @@ def seed_points(ax: Axes, x: float, seeds: dict, color: str, offset: float = 0.0
             zorder=4, label="_seed")
 
 
+def curve_offsets(curves: pd.DataFrame, cost: str) -> dict[str, float]:
+    """Points to shift each family's curve by: families whose costs agree within 2% sit side by side, not on top of
+    each other; a family alone at its cost stays where it is."""
+    costs = curves.groupby("family", sort=False)[cost].apply(
+        lambda c: tuple(np.round(np.log(c.to_numpy(float)) / 0.02)))
+    offsets = {}
+    for _, same in costs.groupby(costs.map(lambda c: c[0]), sort=False):
+        for i, family in enumerate(same.index):
+            offsets[family] = (i - (len(same) - 1) / 2) * CURVE_OFFSET
+    return offsets
+
+
 def accuracy_vs_cost(arms: pd.DataFrame, cost: str, what: str) -> Figure:
     """Test accuracy against a cost: one line per family through its widths (full arms), matched arms open.
 
@@ -127,13 +139,13 @@ def accuracy_vs_cost(arms: pd.DataFrame, cost: str, what: str) -> Figure:
     div, suffix = unit(pd.concat([curves[cost], matched[cost], arms[cost]]).dropna())
     handles = []
     settings = sorted(set(setting_keys(curves)))
-    count = curves["family"].nunique()
-    for i, (family, curve) in enumerate(curves.groupby("family", sort=False)):
+    offsets = curve_offsets(curves, cost)
+    for family, curve in curves.groupby("family", sort=False):
         first = curve.iloc[0]
         color = str(first.get("model_color") or "#0072B2")
         marker = str(first.get("model_marker") or "o")
         fill, style = SETTING_STYLES[settings.index(setting_keys(curve).iloc[0]) % len(SETTING_STYLES)]
-        offset = (i - (count - 1) / 2) * CURVE_OFFSET  # families at one cost side by side, not on top of each other
+        offset = offsets[family]
         x, y = curve[cost].to_numpy(float) / div, curve["acc_mean"].to_numpy(float)
         err = np.vstack([y - curve["acc_low"], curve["acc_high"] - y])
         handles.append(ax.errorbar(x, y, yerr=err if np.isfinite(err).any() else None, ms=4, color=color, capsize=2,
@@ -275,6 +287,7 @@ def ablation_deltas(arms: pd.DataFrame) -> Figure:
                             ha="left", va="center", fontsize=6)
     ax.axvline(0, color="black", lw=0.6)
     ends = pd.concat([rows["ci_low"], rows["ci_high"], rows["delta"], pd.Series([0.0]),
+                      rows.get("boot_low", pd.Series(dtype=float)), rows.get("boot_high", pd.Series(dtype=float)),
                       *[pd.Series(list((d or {}).values()), dtype=float) for d in rows.get("seed_delta", [])]]).dropna()
     span = max(float(ends.max() - ends.min()), 1e-3)
     text_room = 0.35 * span if rows["delta"].isna().any() else 0.0  # the "2 diverged" notes right of 0
