@@ -44,7 +44,8 @@ def test_two_models_by_two_variants_leave_four_runs_in_separate_wandb_runs(exp_d
     for name, s in summaries.items():
         # named by the run folder and the overrides its path holds: unique within the experiment
         assert s["state"] == "finished" and s["name"] == f"{name} [{next(exp_dir.rglob(name)).parent.name}]"
-        assert s["tags"] == [runs[name]["model"], runs[name]["ablation"], "synthetic", "study"]  # + logger.tags
+        assert s["tags"] == [runs[name]["model"], runs[name]["ablation"], "synthetic", "experiment=grid",
+                             "study"]  # + logger.tags
         assert s["config"]["name"] == "grid" and s["summary"]["test_acc"] == runs[name]["test_acc"]
         assert s["summary"]["val_acc"] == {"max": runs[name]["best_val_acc"]}   # define_metric: the best
 
