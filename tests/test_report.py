@@ -173,8 +173,9 @@ def test_cli_writes_the_report_and_refuses_no_completed_runs(sweep: Path, tmp_pa
     proc = run_module("jumpnet.report", [str(sweep), "--out", str(out), "--wandb"], timeout=120,
                       WANDB_DATA_DIR=str(tmp_path / "wandb-data"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("runs.csv", "arms.csv", "history.csv", "README.md", "table_architectures.md", "table_architectures.tex",
-                 "table_ablations.md", "table_ablations.tex", *(f"{s}.{e}" for s in FIGURES for e in ("pdf", "png"))):
+    for name in ("runs.csv", "arms.csv", "history.csv", "README.md", "table_architectures.md",
+                 "table_architectures.tex", "table_ablations.md", "table_ablations.tex",
+                 *(f"{s}.{e}" for s in FIGURES for e in ("pdf", "png"))):
         assert (out / name).is_file(), name
     # --wandb: every file of the report folder in one `report` artifact of a W&B run of its own
     records = wandb_records(out)

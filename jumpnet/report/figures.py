@@ -293,7 +293,7 @@ def ablation_deltas(arms: pd.DataFrame) -> Figure:
     text_room = 0.35 * span if rows["delta"].isna().any() else 0.0  # the "2 diverged" notes right of 0
     ax.set_xlim(ends.min() - 0.1 * span, max(ends.max(), 0.0) + 0.1 * span + text_room)
     ax.set_yticks(range(len(groups)), [wrap(arm_label(n, k, w)) for n, k, w in groups])
-    ax.set_ylim(len(groups) - 0.5, -0.5)  # the first block on top, as in the tables
+    ax.set_ylim(max(1, len(groups)) - 0.5, -0.5)  # the first block on top, as in the tables
     ax.set_xlabel("Δ test acc. vs full (pp)")
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     ax.grid(True, axis="x", lw=0.3, alpha=0.5)
