@@ -17,18 +17,13 @@ from jumpnet.report.tables import Table
 from jumpnet.report.units import PerImage, duplicates
 
 FIGURE_CAPTIONS = {
-    "fig_acc_vs_params": "Test accuracy vs parameters: one line per family through its budgets (full variants at "
-                         "each model.width_mult; mean and 95% CI over seeds); open markers: matched variants; "
-                         "×: an arm with no completed run (every seed diverged or failed).",
-    "fig_acc_vs_macs": "Test accuracy vs multiply-adds per image: one line per family through its budgets (mean "
-                       "and 95% CI over seeds); open markers: matched variants; ×: an arm with no completed run "
-                       "(every seed diverged or failed).",
-    "fig_val_curves": "Validation accuracy per epoch, one panel per model (line: mean over seeds; band: ±1 std).",
-    "fig_ablation_deltas": "Test-accuracy change of each variant vs the full variant of its model and width (error "
-                           "bars: 95% CI, Welch's t-test across seeds; thin grey whisker: 95% bootstrap interval "
-                           "over seeds and test images, where every run kept its predictions; *: p < 0.05 after "
-                           "Holm's adjustment over the primary family (over all comparisons where none is "
-                           "declared); ×: no completed run, labelled with what happened).",
+    "fig_acc_vs_params": "Test accuracy vs parameters: full variants, one line per family through its widths (mean, "
+                         "95% CI over seeds; dots: each seed); open markers: matched variants; ×: no completed run.",
+    "fig_acc_vs_macs": "Test accuracy vs multiply-adds per image, as above.",
+    "fig_val_curves": "Validation accuracy per epoch, one panel per family and setting (mean over seeds, ±1 std).",
+    "fig_ablation_deltas": "Each variant minus the full variant of its family, width and setting (bars: 95% CI over "
+                           "seeds, Welch; grey: over seeds and test images; dots: each seed's own difference; *: "
+                           "p < 0.05, Holm, primary family; ×: no completed run).",
 }
 
 
