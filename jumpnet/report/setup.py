@@ -1,9 +1,11 @@
-"""What every caption must say about how the numbers were made: the data copy, the splits, the schedule; and
-which data a run was measured on (``data_key``: an arm never mixes data).
+"""How the numbers were made, stated once: the README's Setup block (:func:`setup_items`) and its one-sentence
+version that ends every LaTeX caption (:func:`compact`); and which data a run was measured on (``data_key``: an
+arm never mixes data).
 
-A 2-epoch run on a 2,000-image slice must never read as "CIFAR-10": the captions state the data set and copy,
-the training split's size (after ``data.val_size`` and ``data.train_subset``), the test split, and the recipe
-the runs share (epochs, schedule, lr, batch size), all from the runs' configs and records.
+A 2-epoch run on a 2,000-image slice must never read as "CIFAR-10": the block states the data set and copy, the
+train/val/test sizes (after ``data.val_size``, ``data.train_subset``, ``data.test_subset``), the schedule, the
+optimizer, augmentation, the selection rule, seeds, hardware, commit and dirty flag and versions, all from the runs'
+configs and records; where runs differ in an item it says so and splits it (by setting key, else by model).
 """
 from __future__ import annotations
 
@@ -47,26 +49,6 @@ def train_images(common: dict[str, Any]) -> int | None:
     train = int(total) - int(common["data.val_size"])
     subset = common.get("data.train_subset")
     return min(train, int(subset)) if subset is not None and not pd.isna(subset) else train
-
-
-def recipe(common: dict[str, Any], test_images: int | None = None) -> str:
-    """``trained on 45,000 images (5,000 held out for validation), tested on 10,000; 300 epochs, step schedule,
-    lr 0.1, batch 128``: the parts every completed run shares (a part where they differ is left out)."""
-    parts = []
-    train = train_images(common)
-    if train is not None:
-        val = int(common.get("data.val_size", 0))
-        parts.append(f"trained on {train:,} images" + (f" ({val:,} held out for validation)" if val else
-                                                      " (no validation split: the last epoch is tested)"))
-    if test_images:
-        parts.append(f"tested on {int(test_images):,}")
-    schedule = [f"{common['trainer.epochs']} epochs" if "trainer.epochs" in common else "",
-                f"{common['trainer.schedule']} schedule" if "trainer.schedule" in common else "",
-                f"lr {common['trainer.lr']:g}" if "trainer.lr" in common else "",
-                f"batch {common['trainer.batch_size']}" if "trainer.batch_size" in common else ""]
-    text = ", ".join(parts)
-    recipe_text = ", ".join(p for p in schedule if p)
-    return "; ".join(p for p in (text, recipe_text) if p)
 
 
 def tested_images(completed: pd.DataFrame, common: dict[str, Any], counted: int | None) -> int | None:

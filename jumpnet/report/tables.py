@@ -2,8 +2,8 @@
 
 Each table is a numeric frame (what is compared, bolded, tested) plus a text
 frame (what is printed); pandas writes both outputs so the two never disagree.
-Table 2 is ``ablation_table``, Table 3 ``budget``; captions state the data,
-splits and recipe (``setup``).
+Table 2 is ``ablation_table``, Table 3 ``budget``; captions say what each table's
+reader needs, and the LaTeX ones end with the compact setup block (``setup``).
 """
 from __future__ import annotations
 
