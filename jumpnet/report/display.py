@@ -42,7 +42,7 @@ def displays(cfg: pd.DataFrame, models: list[str]) -> dict[str, Display]:
     """Each model's display, from the runs' flat configs (``model.display.name`` ...), else ``conf/model/``, else
     its config name with a colour and marker no other family of the report uses."""
     found: dict[str, dict] = {}
-    names = cfg["model.name"].astype(str) if "model.name" in cfg else pd.Series(dtype=str)
+    names = cfg["model.name"].astype(str) if "model.name" in cfg else pd.Series("", index=cfg.index)
     for model in models:
         rows = cfg[names == model]
         recorded = {f: rows[f"model.{MODEL_DISPLAY}.{f}"].dropna().iloc[0] for f in FIELDS

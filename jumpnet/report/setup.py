@@ -218,8 +218,9 @@ def split(values: pd.Series, done: pd.DataFrame) -> str:
 
 def compact(items: dict[str, str]) -> str:
     """The setup in one sentence, for every LaTeX caption."""
-    keys = ("Data", "Splits", "Schedule", "Optimizer", "Augmentation", "Seeds", "Hardware", "Code")
-    return "Setup: " + "; ".join(f"{k.lower()} {items[k]}" for k in keys if k in items) + "."
+    keys = ("Data", "Splits", "Schedule", "Optimizer", "Augmentation", "Selection", "Seeds", "Hardware", "Code")
+    short = {**items, "Selection": items.get("Selection", "").split(",")[0]}   # "weights of the epoch with the best..."
+    return "Setup: " + "; ".join(f"{k.lower()} {short[k]}" for k in keys if k in items) + "."
 
 
 def setup_section(items: dict[str, str], setting_keys: dict[str, str]) -> list[str]:
