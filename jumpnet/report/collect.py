@@ -7,6 +7,7 @@ the tables filter to completed runs; the rest are listed in the report.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,8 +177,10 @@ def collect(roots: list[str | Path]) -> Runs:
         setting.append("data")
     runs["setting"] = runs.apply(lambda r: ", ".join(f"{c}={r[_SETTING_VALUE.get(c, c)]}" for c in setting),
                                  axis=1) if setting else ""
-    keys = {s: f"S{i}" for i, s in enumerate(sorted(runs["setting"].dropna().unique()), start=1)} if setting else {}
+    keys = {s: f"S{i}" for i, s in enumerate(sorted(runs["setting"].dropna().unique(), key=natural), start=1)} \
+        if setting else {}
     runs["setting_key"] = runs["setting"].map(keys).fillna("") if setting else ""
+    runs["setting"] = ordered(runs["setting"], list(keys) or [""])   # S1, S2, ... in every table and figure
     shown = displays(cfg, [str(m) for m in runs["model"].cat.categories])
     for column, part in (("model_name", "name"), ("model_color", "color"), ("model_marker", "marker")):
         runs[column] = [getattr(shown[str(m)], part) if str(m) in shown else str(m) for m in runs["model"]]
@@ -194,6 +197,12 @@ def collect(roots: list[str | Path]) -> Runs:
 
 
 LABELS = ["model_name", "model_color", "model_marker", "setting_key"]  # how an arm is printed and drawn
+
+
+def natural(text: str) -> list:
+    """A sort key that reads numbers as numbers: ``trainer.epochs=5`` before ``trainer.epochs=10``."""
+    return [(0, float(part), "") if part and part[0].isdigit() else (1, 0.0, part)
+            for part in re.split(r"(\d+(?:\.\d+)?)", str(text))]
 
 
 _SETTING_VALUE = {"data": "data_label"}  # setting name -> the column that prints it

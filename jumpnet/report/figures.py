@@ -169,8 +169,8 @@ def accuracy_vs_cost(arms: pd.DataFrame, cost: str, what: str) -> Figure:
     ys = pd.Series([*curves["acc_low"], *curves["acc_high"], *curves["acc_mean"], *matched["acc_mean"], *seeds],
                    dtype=float).dropna()
     if len(ys):  # shifted artists are not autoscaled: the accuracies' range, padded
-        pad = max(0.08 * float(ys.max() - ys.min()), 0.5)
-        ax.set_ylim(max(0.0, float(ys.min()) - pad), min(100.0, float(ys.max()) + pad))
+        pad = max(0.08 * float(ys.max() - ys.min()), 0.5)   # beyond 0 and 100 too: a marker there is seen whole
+        ax.set_ylim(float(ys.min()) - pad, float(ys.max()) + pad)
     if len(lost):  # budgets whose every run diverged or failed: a cross on the x axis, never a silent gap
         bottom = ax.get_ylim()[0]
         ax.plot(lost[cost].to_numpy(float) / div, [bottom] * len(lost), "x", color="black", ms=5, mew=1.2,
