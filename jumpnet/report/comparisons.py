@@ -55,8 +55,9 @@ def summarize(runs: pd.DataFrame, units: dict[tuple, Unit], at_chance: dict[tupl
             "feature_map": costed["feature_map"].dropna().iloc[0] if costed["feature_map"].notna().any() else None,
         })
     summary = pd.DataFrame(rows, columns=None if rows else [*ARM, "acc_mean", "n"])
-    for column in ("model", "ablation"):  # keep the study's order
-        summary[column] = pd.Categorical(summary[column], categories=runs[column].cat.categories, ordered=True)
+    for column in ("model", "ablation", "setting"):  # keep the study's order (settings: S1, S2, ...)
+        if isinstance(runs[column].dtype, pd.CategoricalDtype):
+            summary[column] = pd.Categorical(summary[column], categories=runs[column].cat.categories, ordered=True)
     return summary
 
 
