@@ -22,6 +22,7 @@ from tests.conftest import (
     run_py,
     subprocess_env,
     sweep_run_dirs,
+    wandb_records,
     wandb_summary,
 )
 
@@ -47,6 +48,9 @@ def test_two_models_by_two_variants_leave_four_runs_in_separate_wandb_runs(exp_d
         assert s["tags"] == [runs[name]["model"], runs[name]["ablation"], "synthetic", "experiment=grid",
                              "study"]  # + logger.tags
         assert s["config"]["name"] == "grid" and s["summary"]["test_acc"] == runs[name]["test_acc"]
+        run = next(r["run"] for p in exp_dir.rglob(f"{name}/metrics.json") for r in wandb_records(p.parent)
+                   if r["type"] == "run")   # logger.group_by=arm (the default): the arm's seeds share a group
+        assert run["run_group"] == f"grid/{name.removesuffix('-s0')} [{next(exp_dir.rglob(name)).parent.name}]"
         assert s["summary"]["val_acc"] == {"max": runs[name]["best_val_acc"]}   # define_metric: the best
 
 
