@@ -91,6 +91,17 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="session")
+def report_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real multirun for the report's tests: tiny JumpNet, synthetic data, full/no_links/add x seeds 0, 1, 2 epochs
+    (about 10 s); tests copy it before they change anything."""
+    experiments = tmp_path_factory.mktemp("report") / "experiments"
+    proc = run_py(["-m", "model=jumpnet", "ablation=full,no_links,add", "seed=0,1", "trainer.epochs=2", "logger=none",
+                   "name=report_test", *TINY_JUMPNET, *TINY_DATA, f"paths.experiments_dir={experiments}"], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return experiments / "report_test"
+
+
 @pytest.fixture
 def exp_dir(tmp_path: Path) -> Path:
     return tmp_path / "experiments"

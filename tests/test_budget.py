@@ -71,10 +71,10 @@ def test_arms_sweep_runs_each_family_at_its_widths_and_drops_duplicates(budget_s
 def test_budget_report_has_curves_table_three_and_matched_deltas(budget_report: Report) -> None:
     out = budget_report.out
     table3 = (out / "table_equal_budget.md").read_text()
-    assert "tiny_jumpnet" in table3 and "tiny_resnet_v2" in table3 and "interpolated linearly in log-params" in table3
+    assert "Tiny JumpNet" in table3 and "Tiny ResNet v2" in table3 and "interpolated linearly in log-params" in table3
     fig = budget_report.figures["fig_acc_vs_params"]
     lines = {c.get_label(): c.lines[0] for c in fig.axes[0].containers}  # errorbar: line and 95% CI bars
-    assert set(lines) == {"tiny_jumpnet", "tiny_resnet_v2"}
+    assert set(lines) == {"Tiny JumpNet", "Tiny ResNet v2"}   # their YAMLs' display names
     assert all(len(lines[f].get_xdata()) == 2 for f in lines)  # one point per width, joined
     assert fig.axes[0].get_xscale() == "log"
     arms = budget_report.arms.set_index(["model", "width", "ablation"])

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from jumpnet.paths import CONF_DIR
+from jumpnet.report import build_report
 from tests.conftest import ROOT, TINY_DATA, find_runs, run_module, run_py
 
 NEW_FAMILY = ROOT / "tests" / "new_family"   # on Hydra's config search path, like tests/conf
@@ -30,10 +31,21 @@ def test_a_family_outside_the_package_is_swept_and_reported(exp_dir: Path, tmp_p
     report = tmp_path / "report"
     proc = run_module("jumpnet.report", [str(exp_dir / "new_family"), "--out", str(report)], timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = pd.read_csv(report / "results.csv")
+    results = pd.read_csv(report / "runs.csv")
     assert sorted(zip(results["model"], results["ablation"])) == [("chain_net", "full"), ("chain_net", "no_links")]
     by_arm = results.set_index("ablation")["test_acc"]
     assert by_arm["full"] == runs["chain_net-full-s0"]["test_acc"]
     assert by_arm["no_links"] == runs["chain_net-no_links-s0"]["test_acc"]
     ablations = (report / "table_ablations.md").read_text()
-    assert "| chain_net" in ablations and "| no_links" in ablations   # its own block of the ablation table
+    assert "| ChainNet (ours)" in ablations and "| no_links" in ablations   # its own block, by its display name
+    assert "| ChainNet (ours)" in (report / "table_architectures.md").read_text()
+    arms = pd.read_csv(report / "arms.csv")
+    assert set(arms["model_name"]) == {"ChainNet (ours)"}   # model.display.name of its YAML; no report edit
+    # the figures, in process: the same display name, its YAML's colour and marker
+    figures = build_report([exp_dir / "new_family"], tmp_path / "again").figures
+    legend = [t.get_text() for t in figures["fig_acc_vs_params"].legends[0].get_texts()]
+    (line,) = [c.lines[0] for c in figures["fig_acc_vs_params"].axes[0].containers]
+    assert "ChainNet (ours)" in legend and line.get_color() == "#E69F00" and line.get_marker() == "P"
+    ticks = [t.get_text() for t in figures["fig_ablation_deltas"].axes[0].get_yticklabels()]
+    assert ticks == ["ChainNet (ours)"]
+    assert [ax.get_title() for ax in figures["fig_val_curves"].axes if ax.axison] == ["ChainNet (ours)"]

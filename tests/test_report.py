@@ -17,27 +17,22 @@ from scipy import stats
 from jumpnet.report import Report, build_report
 from jumpnet.report.collect import collect, ordered
 from jumpnet.run.predictions import PREDICTIONS, read_predictions
-from tests.conftest import TINY_DATA, TINY_JUMPNET, run_module, run_py, wandb_records
+from tests.conftest import run_module, wandb_records
 
 VARIANTS = ["full", "no_links", "add"]
 SEEDS = [0, 1]
 FIGURES = {  # file stem: (x label, y label); the tiny JumpNet has ~5K parameters and ~2M MACs
-    "fig_acc_vs_params": ("Parameters (K, log scale)", "Test accuracy (%)"),
-    "fig_acc_vs_macs": ("MACs per image (M, log scale)", "Test accuracy (%)"),
-    "fig_val_curves": ("Epoch", "Val. accuracy (%)"),
-    "fig_ablation_deltas": ("", "Δ test acc. vs full (pp)"),
+    "fig_acc_vs_params": ("Parameters (K)", "Test accuracy (%)"),   # one width: a narrow range, a linear axis
+    "fig_acc_vs_macs": ("MACs per image (M)", "Test accuracy (%)"),
+    "fig_val_curves": ("Epoch", "Val. acc. (%)"),
+    "fig_ablation_deltas": ("Δ test acc. vs full (pp)", ""),        # horizontal bars: one row per arm
 }
 
 
 @pytest.fixture(scope="session")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real multirun: tiny JumpNet, synthetic data, 3 variants x 2 seeds, 2 epochs (about 10 s)."""
-    experiments = tmp_path_factory.mktemp("report") / "experiments"
-    proc = run_py(["-m", "model=jumpnet", f"ablation={','.join(VARIANTS)}", f"seed={','.join(map(str, SEEDS))}",
-                   "trainer.epochs=2", "logger=none", "name=report_test", *TINY_JUMPNET, *TINY_DATA,
-                   f"paths.experiments_dir={experiments}"], timeout=300)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return experiments / "report_test"
+def sweep(report_sweep: Path) -> Path:
+    """The real multirun of conftest's ``report_sweep``: tiny JumpNet, 3 variants x 2 seeds, 2 epochs."""
+    return report_sweep
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +53,7 @@ def arm(report: Report, variant: str) -> pd.Series:
 def test_sweep_is_complete(sweep: Path, report: Report) -> None:
     assert len(records(sweep)) == len(VARIANTS) * len(SEEDS)
     assert report.runs.problems.empty and len(report.runs.completed) == len(VARIANTS) * len(SEEDS)
-    csv = pd.read_csv(report.out / "results.csv")
+    csv = pd.read_csv(report.out / "runs.csv")
     assert len(csv) == len(VARIANTS) * len(SEEDS)
     assert {"run_dir", "model", "ablation", "seed", "status", "test_acc", "params", "macs",
             "ablation.links"} <= set(csv)
@@ -170,7 +165,7 @@ def test_an_arm_with_no_completed_run_is_a_cross_in_the_figures(sweep: Path, tmp
     ax = report.figures["fig_ablation_deltas"].axes[0]
     assert [t.get_text() for t in ax.texts] == ["2 diverged"]          # where its bar would be, never a gap
     crosses = [line for line in ax.lines if line.get_marker() == "x"]
-    assert len(crosses) == 1 and list(crosses[0].get_ydata()) == [0]
+    assert len(crosses) == 1 and list(crosses[0].get_xdata()) == [0]
 
 
 def test_cli_writes_the_report_and_refuses_no_completed_runs(sweep: Path, tmp_path: Path) -> None:
@@ -178,17 +173,32 @@ def test_cli_writes_the_report_and_refuses_no_completed_runs(sweep: Path, tmp_pa
     proc = run_module("jumpnet.report", [str(sweep), "--out", str(out), "--wandb"], timeout=120,
                       WANDB_DATA_DIR=str(tmp_path / "wandb-data"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("results.csv", "README.md", "table_architectures.md", "table_architectures.tex",
-                 "table_ablations.md", "table_ablations.tex", *(f"{s}.{e}" for s in FIGURES for e in ("pdf", "png"))):
+    for name in ("runs.csv", "arms.csv", "history.csv", "README.md", "table_architectures.md",
+                 "table_architectures.tex", "table_ablations.md", "table_ablations.tex",
+                 *(f"{s}.{e}" for s in FIGURES for e in ("pdf", "png"))):
         assert (out / name).is_file(), name
     # --wandb: every file of the report folder in one `report` artifact of a W&B run of its own
     records = wandb_records(out)
-    (artifact,) = [r["artifact"] for r in records if r["type"] == "artifact"]
+    (artifact,) = [r["artifact"] for r in records if r["type"] == "artifact" and r["artifact"]["type"] == "report"]
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and "wandb" not in p.parts)
     assert artifact["type"] == "report" and artifact["name"] == "report-cli" and "README.md" in files
     assert sorted(c["path"] for c in artifact["manifest"]["contents"]) == files
     run = next(r["run"] for r in records if r["type"] == "run")
     assert run["display_name"] == "report-cli" and run["run_group"] == "cli"
+    # a dashboard: the arm and run tables as wandb.Table, each figure as wandb.Image, read back from the offline files
+    (logged,) = [r["history"]["item"] for r in records if r["type"] == "history"]
+    (files,) = (out / "wandb").glob("offline-run-*/files")
+    for key, csv in (("arms", "arms.csv"), ("runs", "runs.csv")):
+        frame = pd.read_csv(out / csv)
+        assert logged[f"{key}._type"] == "table-file" and logged[f"{key}.nrows"] == len(frame)
+        table = json.loads((files / logged[f"{key}.path"]).read_text())
+        assert table["columns"] == list(frame.columns) and len(table["data"]) == len(frame)
+    arms_table = json.loads((files / logged["arms.path"]).read_text())
+    means = [row[arms_table["columns"].index("acc_mean")] for row in arms_table["data"]]
+    assert means == pytest.approx(pd.read_csv(out / "arms.csv")["acc_mean"].tolist())
+    for stem in FIGURES:
+        assert logged[f"figures/{stem}._type"] == "image-file"
+        assert (files / logged[f"figures/{stem}.path"]).read_bytes().startswith(b"\x89PNG")
     empty = tmp_path / "empty"
     (empty / "jumpnet-full-s0" / ".hydra").mkdir(parents=True)
     proc = run_module("jumpnet.report", [str(empty), "--out", str(tmp_path / "none")], timeout=120)

@@ -30,7 +30,8 @@ FOLDER_EXCLUDED = {
     "ablation.match", "ablation.residual", "seed",
     # neutral: how or where a run trains, logs and writes, never what it measures
     "logger", "logger.name", "logger.mode", "logger.project", "logger.entity", "logger.group", "logger.tags",
-    "logger.log_checkpoint", "trainer.device", "trainer.resume", "trainer.overwrite", "trainer.progress",
+    "logger.log_checkpoint", "logger.group_by", "model.display", "trainer.device", "trainer.resume",
+    "trainer.overwrite", "trainer.progress",
     "trainer.threads", "trainer.stall_timeout_s", "trainer.compile", "trainer.runs_per_gpu", "data.archive",
     "data.root", "data.download", "paths", "paths.experiments_dir", "paths.data_dir", "hydra/launcher",
     "hydra.launcher.timeout_min", "hydra.launcher.partition", "hydra.sweeper.max_batch_size",

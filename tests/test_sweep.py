@@ -22,6 +22,7 @@ from tests.conftest import (
     run_py,
     subprocess_env,
     sweep_run_dirs,
+    wandb_records,
     wandb_summary,
 )
 
@@ -44,8 +45,12 @@ def test_two_models_by_two_variants_leave_four_runs_in_separate_wandb_runs(exp_d
     for name, s in summaries.items():
         # named by the run folder and the overrides its path holds: unique within the experiment
         assert s["state"] == "finished" and s["name"] == f"{name} [{next(exp_dir.rglob(name)).parent.name}]"
-        assert s["tags"] == [runs[name]["model"], runs[name]["ablation"], "synthetic", "study"]  # + logger.tags
+        assert s["tags"] == [runs[name]["model"], runs[name]["ablation"], "synthetic", "experiment=grid",
+                             "study"]  # + logger.tags
         assert s["config"]["name"] == "grid" and s["summary"]["test_acc"] == runs[name]["test_acc"]
+        run = next(r["run"] for p in exp_dir.rglob(f"{name}/metrics.json") for r in wandb_records(p.parent)
+                   if r["type"] == "run")   # logger.group_by=arm (the default): the arm's seeds share a group
+        assert run["run_group"] == f"grid/{name.removesuffix('-s0')} [{next(exp_dir.rglob(name)).parent.name}]"
         assert s["summary"]["val_acc"] == {"max": runs[name]["best_val_acc"]}   # define_metric: the best
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from jumpnet.config.compose import compose_config
-from jumpnet.run.tracking import WEIGHTS, make_tracker, run_name
+from jumpnet.run.tracking import WEIGHTS, make_tracker, run_group, run_name
 from tests.conftest import ROOT, wandb_records, wandb_summary
 
 EPOCHS = [(1, 0.30, 1.9), (2, 0.60, 1.1), (3, 0.50, 1.3)]  # the best val_acc is not the last one
@@ -102,3 +102,24 @@ def test_readme_sync_command_finds_every_offline_run_in_bash_defaults(tracked, t
     assert out.returncode == 0, out.stderr
     (offline,) = (run_dir / "wandb").glob("offline-run-*")
     assert out.stdout.split() == ["sync", str(offline.relative_to(experiments.parent))]
+
+
+def test_runs_are_grouped_by_arm_by_default_so_w_and_b_aggregates_an_arms_seeds(tmp_path):
+    """``logger.group_by=arm`` (the default): every seed of one arm, and nothing else, in one group; the experiment
+    is a tag. ``logger.group_by=experiment``: one group per sweep; ``logger.group`` wins over both."""
+    sweep = tmp_path / "experiments" / "study"
+    folder = sweep / "trainer.lr=0.05"
+    cfg = compose_config(["name=study"])
+    assert cfg.logger.group is None and cfg.logger.group_by == "arm"
+    groups = {name: run_group(cfg.logger, "study", folder / name, sweep)
+              for name in ("jumpnet-full-s0", "jumpnet-full-s1", "jumpnet-no_links-s0", "jumpnet-no_links-s12")}
+    assert groups["jumpnet-full-s0"] == groups["jumpnet-full-s1"] == "study/jumpnet-full [trainer.lr=0.05]"
+    assert groups["jumpnet-no_links-s0"] == groups["jumpnet-no_links-s12"] != groups["jumpnet-full-s0"]
+    assert run_group(cfg.logger, "study", sweep / "trainer.lr=0.1" / "jumpnet-full-s0", sweep) \
+        != groups["jumpnet-full-s0"]                                   # another setting: another arm
+    by_experiment = compose_config(["name=study", "logger.group_by=experiment"])
+    assert run_group(by_experiment.logger, "study", folder / "jumpnet-full-s0", sweep) == "study"
+    named = compose_config(["name=study", "logger.group=mine"])
+    assert run_group(named.logger, "study", folder / "jumpnet-full-s0", sweep) == "mine"
+    long_name = run_group(cfg.logger, "study", sweep / ("x" * 300) / "jumpnet-full-s0", sweep)
+    assert len(long_name) == 128 and long_name.startswith("study/jumpnet-full [xxx")   # W&B's limit, still unique

@@ -47,6 +47,11 @@ class Match(StrEnum):
     macs = "macs"
 
 
+class GroupBy(StrEnum):
+    arm = "arm"                 # W&B groups one arm's seeds: its grouped view shows their mean and spread
+    experiment = "experiment"   # W&B groups a whole sweep
+
+
 class WandbMode(StrEnum):
     offline = "offline"
     online = "online"
@@ -63,14 +68,17 @@ HEADS = spelled(Head)             # the task head: global average pooling or a h
 SCHEDULES = spelled(Schedule)     # trainer.schedule
 COMPILE_MODES = ("default", "max-autotune", "reduce-overhead")  # torch.compile's modes (trainer.compile)
 CHANNELS_LAST = ("auto", True, False)                            # trainer.channels_last
-# The study's model families (conf/model/<name>.yaml), in the order tables list them, with the names they print.
-STUDY_MODELS = {"jumpnet": "JumpNet", "resnet_v2": "ResNet v2", "densenet": "DenseNet", "sparsenet": "SparseNet",
-                "plain_cnn": "Plain CNN (floor)"}
+GROUP_BYS = spelled(GroupBy)      # logger.group_by
+# The study's model families (conf/model/<name>.yaml), in the order tables list them; each YAML's ``display`` node
+# says how reports print and draw it (MODEL_DISPLAY), so a new family needs no edit here or in the report.
+STUDY_MODELS = ("jumpnet", "resnet_v2", "densenet", "sparsenet", "plain_cnn")
+MODEL_DISPLAY = "display"         # model.display: {name, color, marker}; read by the report, never by a constructor
 
 # Keys outside the schema's fields that leave what a run measures unchanged: where it runs, logs and writes. A group
 # covers every key under it (``logger`` covers ``logger.mode``); the keys a command line sets are listed as well,
 # because Hydra matches the keys it leaves out of folder names exactly.
-NEUTRAL_KEYS = ("logger", "paths", "paths.data_dir", "paths.experiments_dir", "hydra/launcher",
+NEUTRAL_KEYS = ("logger", f"model.{MODEL_DISPLAY}", "paths", "paths.data_dir", "paths.experiments_dir",
+                "hydra/launcher",
                 "hydra.launcher.timeout_min", "hydra.launcher.partition", "hydra.sweeper.max_batch_size")
 # Keys that do change what a run is, but that a run folder's path names elsewhere, so its override levels leave
 # them out: the sweep folder (``experiment``, ``name``) and ``<model>-<ablation label>-s<seed>`` (the label says

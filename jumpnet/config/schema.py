@@ -38,6 +38,7 @@ from jumpnet.config.choices import (
     CHANNELS_LAST,
     COMPILE_MODES,
     Device,
+    GroupBy,
     Head,
     Match,
     Merge,
@@ -144,7 +145,8 @@ class WandbLoggerConf(LoggerConf):
     mode: WandbMode = WandbMode.offline
     project: str = "jumpnet-ablation"
     entity: Optional[str] = None
-    group: Optional[str] = None         # null: the experiment's name
+    group: Optional[str] = None         # null: from group_by
+    group_by: GroupBy = GroupBy.arm     # arm: one group per arm (its seeds), experiment: one per sweep
     tags: List[str] = field(default_factory=list)
     log_checkpoint: bool = False
 

@@ -14,6 +14,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from jumpnet.config.choices import MODEL_DISPLAY
 from jumpnet.errors import ConfigError, JumpnetError, did_you_mean
 from jumpnet.models.matching import WidthSolve, match_width
 from jumpnet.models.network import Network
@@ -47,9 +48,10 @@ def ablation_kwargs(cfg: DictConfig) -> dict:
 
 
 def arch_kwargs(cfg: DictConfig) -> dict:
-    """The model's own metaparameters (its config minus ``name`` and ``_target_``), ``width_mult`` included."""
+    """The model's own metaparameters (its config minus ``name``, ``_target_`` and how reports show it,
+    ``display``), ``width_mult`` included."""
     arch = OmegaConf.to_container(cfg.model, resolve=True)
-    arch = {k: v for k, v in arch.items() if k not in ("name", "_target_")}
+    arch = {k: v for k, v in arch.items() if k not in ("name", "_target_", MODEL_DISPLAY)}
     width = arch.get("width_mult", 1.0)
     try:
         arch["width_mult"] = float(width)

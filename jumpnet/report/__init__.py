@@ -1,9 +1,9 @@
 """Paper tables and figures from finished runs: ``python -m jumpnet.report DIR [DIR ...] --out reports/NAME``.
 
 Reads every ``metrics.json`` (and ``.hydra/config.yaml``, and ``predictions.npz``)
-under the folders, writes ``results.csv``, the tables (Markdown and LaTeX:
+under the folders, writes the tidy ``runs.csv``, ``arms.csv`` and ``history.csv``, the tables (Markdown and LaTeX:
 architectures, ablations, and accuracy at equal budget where families were
-measured at several widths), four figures (PDF and PNG) and a README that also
+measured at several widths), four figures (PDF and PNG) and a README that states the setup and also
 lists every run left out of the tables, every seed run twice, and every run
 without per-image predictions.
 """
@@ -20,10 +20,11 @@ from jumpnet.report.ablation_table import ablations
 from jumpnet.report.budget import equal_budget
 from jumpnet.report.collect import Runs, collect
 from jumpnet.report.comparisons import ablation_deltas
+from jumpnet.report.exports import run_table, write_exports
 from jumpnet.report.families import describe
 from jumpnet.report.figures import build_figures, save_figures
 from jumpnet.report.readme import write_readme
-from jumpnet.report.setup import recipe, tested_images
+from jumpnet.report.setup import compact, setup_items
 from jumpnet.report.units import PerImage, load_predictions
 
 
@@ -37,6 +38,7 @@ class Report:
     tables: list[tbl.Table]
     figures: dict[str, Figure]
     per_image: PerImage  # the completed runs' predictions, and why some have none
+    setup: dict[str, str]  # the setup block's items (README "Setup"; compact in every LaTeX caption)
 
 
 def build_report(dirs: list[str | Path], out: str | Path) -> Report:
@@ -47,21 +49,22 @@ def build_report(dirs: list[str | Path], out: str | Path) -> Report:
         raise SystemExit(f"jumpnet.report: no completed runs under {', '.join(map(str, runs.dirs))} ({found}).")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    runs.runs.to_csv(out / "results.csv", index=False)
     per_image = load_predictions(runs.completed)
     arms = ablation_deltas(runs.runs, runs.primary, per_image)
-    sizes = {len(p.label) for p in per_image.by_run.values()}
-    setup = recipe(runs.common, tested_images(runs.completed, runs.common, sizes.pop() if len(sizes) == 1 else None))
-    data = tbl.describe_data(runs.completed) + (f"; {setup}" if setup else "")
+    every = run_table(runs)
+    setup = setup_items(every[every["status"] == "completed"])
+    data = tbl.describe_data(runs.completed)
     tables = [tbl.architectures(arms, data), ablations(arms, data, describe(runs.primary)),
               equal_budget(arms, data, runs.budgets, runs.primary)]
     tables = [t for t in tables if t is not None]
     for table in tables:
+        table.setup = compact(setup)
         table.write(out)
+    write_exports(out, runs, arms)
     figures = build_figures(arms, runs.history)
     save_figures(figures, out)
-    write_readme(out, runs, tables, list(figures), data, per_image)
-    return Report(out, runs, arms, tables, figures, per_image)
+    write_readme(out, runs, tables, list(figures), data, per_image, setup)
+    return Report(out, runs, arms, tables, figures, per_image, setup)
 
 
 __all__ = ["Report", "build_report"]

@@ -19,9 +19,10 @@ from jumpnet.report.tables import (
     TEST_NAME,
     Table,
     group_columns,
-    model_label,
+    model_names,
     num,
     pm,
+    printed_ties,
     seed_note,
     unit,
     width_label,
@@ -100,7 +101,7 @@ def ablations(arms: pd.DataFrame, describe_data: str, primary: str = "none decla
     rows = ablation_rows(arms.reset_index(drop=True))
     sens = rows["sensitivity"]
     mdiv, mu = unit(arms["macs"])
-    text = group_columns(rows, pd.DataFrame({"Model": rows["model"].astype(str).map(model_label),
+    text = group_columns(rows, pd.DataFrame({"Model": model_names(rows),
                                              "Variant": rows["label"]}))
     text = text.assign(**{
         "Test acc. (%)": [pm(m, s) for m, s in zip(rows["acc_mean"], rows["acc_std"])],
@@ -127,6 +128,9 @@ def ablations(arms: pd.DataFrame, describe_data: str, primary: str = "none decla
     })
     best = pd.DataFrame(False, index=text.index, columns=text.columns)
     best["Test acc. (%)"] = rows["best"].to_numpy(bool)
+    blocks = pd.Series([f"{m}|{w}|{s}" if not sens_row else f"sensitivity {i}" for i, (m, w, s, sens_row) in
+                        enumerate(zip(rows["model"], rows["width"], rows["setting"], sens))], index=text.index)
+    best = printed_ties(text, best, blocks)
     text.loc[text["Model"].eq(text["Model"].shift()), "Model"] = ""  # print each model's name once per block
     return Table("ablations", text, best, ablations_caption(arms, describe_data, primary))
 
@@ -144,20 +148,10 @@ def ablations_caption(arms: pd.DataFrame, describe_data: str, primary: str) -> s
         family = (f"Holm-adjusted over the table's {tests} comparison{'s' * (tests != 1)} (no primary family "
                   f"declared)" if tests else "(no comparison here has two runs per arm)")
     changed = width_changes(arms)
-    return (f"Ablations on {describe_data}. Test accuracy: mean ± std over n seeds ({seed_note(arms)}); n counts "
-            f"the seeds (runs of a seed repeated are averaged: n (k runs)), and runs that diverged, failed or never "
-            f"finished are counted beside it; Diverged: diverged runs of those that ended, with its 95% "
-            f"Clopper-Pearson interval, and below such an arm a sensitivity row that counts diverged runs at "
-            f"chance accuracy. Δ: variant minus the full variant of the same model, width and data. 95% CI (seeds): "
-            f"{TEST_NAME} across seeds (unequal variances), clipped to ±100; 95% CI (seeds + images): a bootstrap "
-            f"over seeds and test images (the test set's sampling included; † where a run kept no per-image "
-            f"predictions). p: two-sided, {TEST_NAME} (McNemar's exact test on the test images where an arm has "
-            f"one seed), {family}. Paired p: a paired t-test on correct-image counts over the seeds both arms "
-            f"completed (same split and batch order), with the number of pairs, adjusted in the same family. "
-            f"A dash: no test (n < 2, or no variance in either arm). Arms that change widths: "
-            f"{changed or 'none'} (matched variants: built at the width in brackets, solved to the full variant's "
-            f"budget within 2%; [C×H×W]: the head sees another feature map than full's; [plain chain, ...] and "
-            f"[summed, ...]: DenseNet and SparseNet run no_links and add at the growth rate's width, no_links as a "
-            f"plain chain of every layer, add summing the layers' outputs, transitions and head k wide). ΔParams, "
-            f"ΔMACs: change vs full. Bold: the most accurate variant of a block, only where it beats the runner-up "
-            f"({TEST_NAME}, Holm-adjusted over the blocks, p < 0.05; exploratory).")
+    return (f"Ablations on {describe_data}. Test acc.: mean ± std over n seeds ({seed_note(arms)}); runs not in the "
+            f"mean are counted beside n; a diverged arm gets a sensitivity row (diverged runs at chance). Δ: variant "
+            f"minus full of the same model, width and setting (pp), with 95% intervals over seeds ({TEST_NAME}) and "
+            f"over seeds and test images (bootstrap; † no per-image predictions). p: {TEST_NAME} (McNemar's with one "
+            f"seed), {family}; paired p: on correct counts over shared seeds. Arms built at other widths: "
+            f"{changed or 'none'} (matched: the width in brackets; [C×H×W]: the head's feature map). Bold: the "
+            f"block's best, where it beats the runner-up (Holm, p < 0.05) and differs as printed.")

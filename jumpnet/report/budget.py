@@ -23,20 +23,27 @@ import pandas as pd
 from jumpnet.models.matching import TOLERANCE
 from jumpnet.report.families import EXPLORATORY, ranking_family
 from jumpnet.report.stats import ALPHA, NAN, combined_interval, holm, welch_from_summary
-from jumpnet.report.tables import DASH, Table, model_label, num, seed_note, unit
+from jumpnet.report.tables import DASH, Table, model_names, num, seed_note, unit
 
 NICE = (1.0, 2.0, 3.0, 5.0)  # common budgets: 1, 2, 3, 5 x 10^k
 INTERPOLATED = "ⁱ"
 
 
-def family_name(model: object, setting: str) -> str:
-    return model_label(model) + (f" [{setting}]" if setting else "")
+def family_name(name: object, setting: str) -> str:
+    """A family as figures and Table 3 name it: its display name and, where runs differ in a setting, its short
+    key (``S1``: the README's settings table says what it stands for)."""
+    return str(name) + (f" {setting}" if setting else "")
+
+
+def setting_keys(arms: pd.DataFrame) -> pd.Series:
+    """Each arm's short setting key (``collect``), or its setting where a frame has no keys."""
+    return arms["setting_key"] if "setting_key" in arms else arms["setting"]
 
 
 def family_curves(arms: pd.DataFrame) -> pd.DataFrame:
     """Every measured ``full`` arm, by family and increasing params, with its 95% interval (t, over seeds)."""
     full = arms[(arms["ablation"] == "full") & arms["acc_mean"].notna()].copy()
-    full["family"] = [family_name(m, s) for m, s in zip(full["model"], full["setting"])]
+    full["family"] = [family_name(m, s) for m, s in zip(model_names(full), setting_keys(full))]
     bounds = [combined_interval([1.0], [m], [s], [n])[1:3] for m, s, n in
               zip(full["acc_mean"], full["acc_std"].fillna(NAN), full["n"])]
     full["acc_low"] = np.clip([b[0] for b in bounds], 0, 100)  # an accuracy, whatever t says with two seeds
@@ -114,7 +121,7 @@ def equal_budget(arms: pd.DataFrame, describe_data: str, budgets: list[float] | 
     tests = []
     for row in range(len(budgets)):
         measured = sorted(((v[row], f) for f, v in values.items() if v[row] is not None), key=lambda e: -e[0][0])
-        if len(measured) >= 2:
+        if len(measured) >= 2 and num(measured[0][0][0], ".2f") != num(measured[1][0][0], ".2f"):  # as printed
             (top, family), (second, _) = measured[0], measured[1]
             tests.append((row, family, welch_from_summary(top[0], top[3], top[4], second[0], second[3], second[4])))
     family_kind = ranking_family(list(primary or []))

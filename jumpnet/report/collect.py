@@ -7,6 +7,7 @@ the tables filter to completed runs; the rest are listed in the report.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import yaml
 from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.config.naming import ablation_label, is_neutral
 from jumpnet.config.schema import SEEDS
+from jumpnet.report.display import Display, displays
 from jumpnet.report.setup import data_key, data_label, given
 from jumpnet.run.folder import RecordUnreadable, read_metrics
 
@@ -43,6 +45,9 @@ class Runs:
     common: dict[str, Any] = field(default_factory=dict)  # config values every completed run shares (the recipe)
     primary: list[str] = field(default_factory=list)       # plan.primary of the runs' presets (their union)
     budgets: list[float] = field(default_factory=list)     # plan.budgets: the budgets widths were solved for
+    configs: pd.DataFrame = field(default_factory=pd.DataFrame)  # every run's flat config (``run_dir`` beside it)
+    displays: dict[str, Display] = field(default_factory=dict)   # model -> how tables and figures show it
+    setting_keys: dict[str, str] = field(default_factory=dict)   # short key (S1, S2, ...) -> the setting it stands for
 
     @property
     def completed(self) -> pd.DataFrame:
@@ -172,13 +177,32 @@ def collect(roots: list[str | Path]) -> Runs:
         setting.append("data")
     runs["setting"] = runs.apply(lambda r: ", ".join(f"{c}={r[_SETTING_VALUE.get(c, c)]}" for c in setting),
                                  axis=1) if setting else ""
+    keys = {s: f"S{i}" for i, s in enumerate(sorted(runs["setting"].dropna().unique(), key=natural), start=1)} \
+        if setting else {}
+    runs["setting_key"] = runs["setting"].map(keys).fillna("") if setting else ""
+    runs["setting"] = ordered(runs["setting"], list(keys) or [""])   # S1, S2, ... in every table and figure
+    shown = displays(cfg, [str(m) for m in runs["model"].cat.categories])
+    for column, part in (("model_name", "name"), ("model_color", "color"), ("model_marker", "marker")):
+        runs[column] = [getattr(shown[str(m)], part) if str(m) in shown else str(m) for m in runs["model"]]
     hist = pd.DataFrame(histories)
     if not hist.empty:
-        hist = hist.merge(runs[["run_dir", "model", "width", "ablation", "seed", "status", "setting"]], on="run_dir")
+        hist = hist.merge(runs[["run_dir", "model", "width", "ablation", "seed", "status", "setting", *LABELS]],
+                          on="run_dir")
     common = _common(cfg[runs["status"].eq("completed")])
+    configs = cfg.assign(run_dir=runs["run_dir"])
     runs = runs.sort_values(["model", "width", "ablation", "seed"]).reset_index(drop=True)
     return Runs(runs, hist, varying, setting, dirs, common=common, primary=_declared(cfg, "plan.primary"),
-                budgets=sorted({float(b) for b in _declared(cfg, "plan.budgets")}))
+                budgets=sorted({float(b) for b in _declared(cfg, "plan.budgets")}), configs=configs,
+                displays=shown, setting_keys={k: s for s, k in keys.items()})
+
+
+LABELS = ["model_name", "model_color", "model_marker", "setting_key"]  # how an arm is printed and drawn
+
+
+def natural(text: str) -> list:
+    """A sort key that reads numbers as numbers: ``trainer.epochs=5`` before ``trainer.epochs=10``."""
+    return [(0, float(part), "") if part and part[0].isdigit() else (1, 0.0, part)
+            for part in re.split(r"(\d+(?:\.\d+)?)", str(text))]
 
 
 _SETTING_VALUE = {"data": "data_label"}  # setting name -> the column that prints it

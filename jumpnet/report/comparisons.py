@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from jumpnet.report import bootstrap
+from jumpnet.report.collect import LABELS
 from jumpnet.report.families import ALL, PRIMARY, comparison_families
 from jumpnet.report.stats import ALPHA, NAN, Comparison, clopper_pearson, compare, holm, mcnemar
 from jumpnet.report.units import PerImage, Unit, accuracies, arm_units, counts, same_images, seed_units
@@ -38,7 +39,8 @@ def summarize(runs: pd.DataFrame, units: dict[tuple, Unit], at_chance: dict[tupl
         diverged, ended = int((status == "diverged").sum()), int(status.isin(["completed", "diverged"]).sum())
         sens = np.array([u.acc for u in arm_units(at_chance, key).values()]) if diverged else np.array([])
         rows.append({
-            **dict(zip(ARM, key)), "acc_mean": acc.mean() if len(acc) else np.nan,
+            **dict(zip(ARM, key)), **{c: arm[c].iloc[0] for c in LABELS if c in arm},
+            "acc_mean": acc.mean() if len(acc) else np.nan,
             "acc_std": acc.std(ddof=1) if len(acc) > 1 else np.nan, "n": len(acc), "n_runs": len(done),
             **{f"n_{s}": int((status == s).sum()) for s in NOT_RUN},
             "div_rate": diverged / ended if ended else np.nan,
@@ -47,13 +49,15 @@ def summarize(runs: pd.DataFrame, units: dict[tuple, Unit], at_chance: dict[tupl
             "sens_std": sens.std(ddof=1) if len(sens) > 1 else np.nan,
             "n_pred": sum(u.per_image is not None for u in mine.values()),
             "seeds": ", ".join(str(s) for s in sorted(mine)),
+            "seed_acc": {s: u.acc for s, u in sorted(mine.items())},  # the seed points figures show
             **{c: pd.to_numeric(costed[c], errors="coerce").median() if c in costed else np.nan for c in COSTS},
             "train_time_s": pd.to_numeric(done.get("train_time_s"), errors="coerce").mean() if len(done) else np.nan,
             "feature_map": costed["feature_map"].dropna().iloc[0] if costed["feature_map"].notna().any() else None,
         })
     summary = pd.DataFrame(rows, columns=None if rows else [*ARM, "acc_mean", "n"])
-    for column in ("model", "ablation"):  # keep the study's order
-        summary[column] = pd.Categorical(summary[column], categories=runs[column].cat.categories, ordered=True)
+    for column in ("model", "ablation", "setting"):  # keep the study's order (settings: S1, S2, ...)
+        if isinstance(runs[column].dtype, pd.CategoricalDtype):
+            summary[column] = pd.Categorical(summary[column], categories=runs[column].cat.categories, ordered=True)
     return summary
 
 
@@ -106,7 +110,9 @@ def ablation_deltas(runs: pd.DataFrame, primary: list[str] | None = None,
         any_diverged = has_ref and (arm.n_diverged or ref["n_diverged"].iloc[0])
         sens = compare(accuracies(arm_units(at_chance, key)), accuracies(arm_units(at_chance, ref_key))) \
             if any_diverged else Comparison()
-        results.append({**row, "sens_delta": sens.diff, "sens_low": max(sens.low, -100.0),
+        mine, ref_units = arm_units(units, key), arm_units(units, ref_key)
+        paired = {s: mine[s].acc - ref_units[s].acc for s in sorted(set(mine) & set(ref_units))} if has_ref else {}
+        results.append({**row, "seed_delta": paired, "sens_delta": sens.diff, "sens_low": max(sens.low, -100.0),
                         "sens_high": min(sens.high, 100.0),
                         "sens_p": sens.p,
                         "d_params": arm.params - ref["params"].iloc[0] if has_ref else np.nan,

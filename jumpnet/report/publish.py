@@ -1,15 +1,18 @@
-"""``python -m jumpnet.report ... --wandb``: the report folder as a W&B artifact, beside the runs it was built from.
+"""``python -m jumpnet.report ... --wandb``: the report as a W&B dashboard, beside the runs it was built from.
 
-The report gets a W&B run of its own (``job_type=report``, grouped with the
-experiment's runs) whose only content is a ``report`` artifact holding every file
-of the folder: tables, figures, ``results.csv``, ``README.md``. Offline by default,
-like the runs: the W&B run lands in ``<report>/wandb/`` and uploads with ``wandb sync``.
+The report gets a W&B run of its own (``job_type=report``) that logs the arm table (``arms.csv``) and the run table
+(``runs.csv``) as ``wandb.Table``s, each figure as a ``wandb.Image``, and a ``report`` artifact holding every file of
+the folder: tables, figures, CSVs, ``README.md``. Offline by default, like the runs: the W&B run lands in
+``<report>/wandb/`` and uploads with ``wandb sync``.
 """
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from jumpnet.run.provenance import git_sha
 
@@ -19,9 +22,26 @@ def artifact_name(out: Path) -> str:
     return "report-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", out.resolve().name)
 
 
+TABLES = {"arms": "arms.csv", "runs": "runs.csv"}  # W&B table key: the report's CSV it shows
+
+
+def wandb_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame W&B can type column by column: numbers stay numbers (NaN as null), anything else becomes text."""
+    columns = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+            columns[str(column)] = values.astype(float).replace({np.nan: None}).astype(object)
+        else:
+            columns[str(column)] = values.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                                              else str(v)).astype(object)
+    return pd.DataFrame(columns, index=frame.index)
+
+
 def log_report(out: str | os.PathLike, sources: list[str], completed: int, project: str = "jumpnet-ablation",
                mode: str = "offline", entity: str | None = None, group: str | None = None) -> str:
-    """Log every file under ``out`` (its own ``wandb/`` folder aside) as one ``report`` artifact; return its name."""
+    """Log the arm and run tables, each figure (PNG) and every file under ``out`` (its own ``wandb/`` folder aside)
+    as one ``report`` artifact; return the artifact's name."""
     import wandb  # noqa: PLC0415 - optional and slow to import (about 1 s): only --wandb needs it
 
     out = Path(out)
@@ -37,6 +57,11 @@ def log_report(out: str | os.PathLike, sources: list[str], completed: int, proje
                                                                  "completed_runs": completed, "files": len(files)})
         for path in files:
             artifact.add_file(str(path), name=str(path.relative_to(out)))
+        tables = {key: wandb.Table(dataframe=wandb_frame(pd.read_csv(out / csv)))
+                  for key, csv in TABLES.items() if (out / csv).is_file()}
+        images = {f"figures/{png.stem}": wandb.Image(str(png), caption=png.stem)
+                  for png in sorted(out.glob("fig_*.png"))}
+        run.log({**tables, **images})
         run.log_artifact(artifact)
         logged = True
     finally:

@@ -10,23 +10,20 @@ from pathlib import Path
 import pandas as pd
 
 from jumpnet.report.collect import Runs
+from jumpnet.report.exports import columns_section
 from jumpnet.report.families import describe
+from jumpnet.report.setup import setup_section
 from jumpnet.report.tables import Table
 from jumpnet.report.units import PerImage, duplicates
 
 FIGURE_CAPTIONS = {
-    "fig_acc_vs_params": "Test accuracy vs parameters: one line per family through its budgets (full variants at "
-                         "each model.width_mult; mean and 95% CI over seeds); open markers: matched variants; "
-                         "×: an arm with no completed run (every seed diverged or failed).",
-    "fig_acc_vs_macs": "Test accuracy vs multiply-adds per image: one line per family through its budgets (mean "
-                       "and 95% CI over seeds); open markers: matched variants; ×: an arm with no completed run "
-                       "(every seed diverged or failed).",
-    "fig_val_curves": "Validation accuracy per epoch, one panel per model (line: mean over seeds; band: ±1 std).",
-    "fig_ablation_deltas": "Test-accuracy change of each variant vs the full variant of its model and width (error "
-                           "bars: 95% CI, Welch's t-test across seeds; thin grey whisker: 95% bootstrap interval "
-                           "over seeds and test images, where every run kept its predictions; *: p < 0.05 after "
-                           "Holm's adjustment over the primary family (over all comparisons where none is "
-                           "declared); ×: no completed run, labelled with what happened).",
+    "fig_acc_vs_params": "Test accuracy vs parameters: full variants, one line per family through its widths (mean, "
+                         "95% CI over seeds; dots: each seed); open markers: matched variants; ×: no completed run.",
+    "fig_acc_vs_macs": "Test accuracy vs multiply-adds per image, as above.",
+    "fig_val_curves": "Validation accuracy per epoch, one panel per family and setting (mean over seeds, ±1 std).",
+    "fig_ablation_deltas": "Each variant minus the full variant of its family, width and setting (bars: 95% CI over "
+                           "seeds, Welch; grey: over seeds and test images; dots: each seed's own difference; *: "
+                           "p < 0.05, Holm, primary family; ×: no completed run).",
 }
 
 
@@ -69,7 +66,7 @@ def prediction_notes(per_image: PerImage) -> list[str]:
 
 
 def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str], data: str,
-                 per_image: PerImage | None = None) -> Path:
+                 per_image: PerImage | None = None, setup: dict[str, str] | None = None) -> Path:
     """Write ``out/README.md``; figures are referenced by their PNG, with the PDF beside it."""
     counts = runs.runs["status"].value_counts().to_dict()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
@@ -83,8 +80,12 @@ def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str],
         f"exploratory): {describe(runs.primary)}." if runs.primary else
         "No primary family declared (`plan.primary`): Holm runs over all comparisons of each table.", "",
         f"Config fields that differ between runs (besides the model's and the ablation's own): {differing or 'none'}. "
-        f"One row per run, with every scalar metric: [results.csv](results.csv).", "",
+        f"Tidy data: [runs.csv](runs.csv), [arms.csv](arms.csv), [history.csv](history.csv) (columns: section "
+        f"Data files).", "",
+        *setup_section(setup or {}, runs.setting_keys),
     ]
+    if not any(t.name == "architectures" for t in tables):
+        lines += ["No Table 1 (architectures): no run of a `full` variant is among these runs.", ""]
     widths = sorted(runs.runs["width"].unique())
     if widths != [1.0]:
         lines += [f"Widths (`model.width_mult`, the budget): {', '.join(f'{w:g}' for w in widths)}; each width is "
@@ -102,7 +103,7 @@ def write_readme(out: Path, runs: Runs, tables: list[Table], figures: list[str],
     for stem in figures:
         lines += [f"![{FIGURE_CAPTIONS.get(stem, stem)}]({stem}.png)", "",
                   f"*{FIGURE_CAPTIONS.get(stem, stem)}* ([PDF]({stem}.pdf))", ""]
-    lines += [*repeated_seeds(runs), *prediction_notes(per_image or PerImage())]
+    lines += [*repeated_seeds(runs), *prediction_notes(per_image or PerImage()), *columns_section()]
     lines += ["## Runs not in the tables (failed, diverged, unfinished)", "", problems_table(runs)]
     path = out / "README.md"
     path.write_text("\n".join(lines))

@@ -2,18 +2,18 @@
 
 Each table is a numeric frame (what is compared, bolded, tested) plus a text
 frame (what is printed); pandas writes both outputs so the two never disagree.
-Table 2 is ``ablation_table``, Table 3 ``budget``; captions state the data,
-splits and recipe (``setup``).
+Table 2 is ``ablation_table``, Table 3 ``budget``; captions say what each table's
+reader needs, and the LaTeX ones end with the compact setup block (``setup``).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.report.comparisons import count_note
 from jumpnet.report.setup import describe_data
 
@@ -27,6 +27,7 @@ LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", 
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 DASH = "—"
 TEXT_COLUMNS = ("Model", "Setting", "Variant")
+PRINTED_NUMBER = re.compile(r"[−+-]?[\d,]*\.?\d+")  # the leading number a cell shows ("85.12" of "85.12 ± 0.30")
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Table:
     text: pd.DataFrame
     best: pd.DataFrame
     caption: str
+    setup: str = ""  # the setup block in one sentence: LaTeX captions end with it (the README states it once)
 
     def markdown(self) -> str:
         bold = self.text.mask(self.best, "**" + self.text + "**")
@@ -45,7 +47,8 @@ class Table:
     def latex(self) -> str:
         styler = self.text.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
         styler = styler.apply(lambda _: self.best.replace({True: "font-weight: bold;", False: ""}), axis=None)
-        tex = styler.to_latex(hrules=True, convert_css=True, caption=latex_escape(self.caption),
+        caption = latex_escape(f"{self.caption} {self.setup}".strip())
+        tex = styler.to_latex(hrules=True, convert_css=True, caption=caption,
                               label=f"tab:{self.name}", position="t", position_float="centering", environment="table*",
                               column_format="".join("l" if c in TEXT_COLUMNS else "r" for c in self.text.columns))
         for char, spelling in LATEX_TEXT.items():
@@ -62,8 +65,10 @@ def latex_escape(text: str) -> str:
     return "".join(LATEX_SPECIAL.get(c, c) for c in text)
 
 
-def model_label(name: object) -> str:
-    return STUDY_MODELS.get(str(name), str(name))
+def model_names(frame: pd.DataFrame) -> pd.Series:
+    """Each row's family as printed: its YAML's ``display.name`` (``jumpnet.report.display``), else its config name."""
+    names = frame["model_name"] if "model_name" in frame else frame["model"]
+    return names.astype(str).reset_index(drop=True).set_axis(frame.index)
 
 
 def pm(mean: float, std: float) -> str:
@@ -85,6 +90,22 @@ def extremes(frame: pd.DataFrame, direction: dict[str, str], groups: pd.Series |
         many = values.groupby(keys).transform("count") > 1
         best[col] = np.isclose(values, target) & many
     return best
+
+
+def printed_ties(text: pd.DataFrame, best: pd.DataFrame, groups: pd.Series | None = None) -> pd.DataFrame:
+    """``best`` without any cell whose printed number another cell of its column and group shows too: bold compares
+    what the reader sees (3.1108 and 3.1133 both print "3.11": neither is bold)."""
+    keys = (groups if groups is not None else pd.Series(0, index=text.index)).to_numpy()
+    out = best.copy()
+    for col in best.columns:
+        if not best[col].any():
+            continue
+        shown = text[col].astype(str).map(lambda t: m.group(0) if (m := PRINTED_NUMBER.match(t.strip())) else None)
+        for i in np.flatnonzero(best[col].to_numpy(bool)):
+            twins = (shown.to_numpy() == shown.iloc[i]) & (keys == keys[i])
+            if shown.iloc[i] is not None and twins.sum() > 1:
+                out.iloc[i, out.columns.get_loc(col)] = False
+    return out
 
 
 def unit(values: pd.Series) -> tuple[float, str]:
@@ -117,19 +138,22 @@ def width_groups(arms: pd.DataFrame) -> pd.Series:
     return arms["width"].astype(str) + "|" + arms["setting"].astype(str)
 
 
-def architectures(arms: pd.DataFrame, describe_data: str) -> Table:
-    """Table 1: one row per model's ``full`` arm (per width): cost, shape before pooling, accuracy, training time."""
+def architectures(arms: pd.DataFrame, describe_data: str) -> Table | None:
+    """Table 1: one row per model's ``full`` arm (per width): cost, shape before pooling, accuracy, training time;
+    None where no arm is ``full`` (a sweep of variants alone: the README says so)."""
     full = arms[arms["ablation"] == "full"].reset_index(drop=True)
+    if full.empty:
+        return None
     minutes = full["train_time_s"].median() >= 120
     time_col = f"Train time ({'min' if minutes else 's'})"
     (pdiv, pu), (mdiv, mu) = unit(arms["params"]), unit(arms["macs"])
     params, macs = f"Params ({pu})", f"MACs ({mu})"
     numeric = pd.DataFrame({params: full["params"] / pdiv, macs: full["macs"] / mdiv, "Size (MiB)": full["size_mb"]})
-    text = group_columns(full, pd.DataFrame({"Model": full["model"].astype(str).map(model_label)}))
+    text = group_columns(full, pd.DataFrame({"Model": model_names(full)}))
     text = text.assign(**{
         params: numeric[params].map(lambda v: num(v, ".3f" if pu == "M" else ".1f")),
         macs: numeric[macs].map(lambda v: num(v, ".1f")),
-        "C×H×W": full["feature_map"].fillna(DASH).str.replace(" x ", "×"),
+        "C×H×W": [str(f).replace(" x ", "×") if isinstance(f, str) else DASH for f in full["feature_map"]],
         "Size (MiB)": numeric["Size (MiB)"].map(lambda v: num(v, ".2f")),
         "Test acc. (%)": [pm(m, s) for m, s in zip(full["acc_mean"], full["acc_std"])],
         "n": full.apply(count_note, axis=1),
@@ -137,14 +161,11 @@ def architectures(arms: pd.DataFrame, describe_data: str) -> Table:
     })
     best = unique_extremes(numeric, {params: "min", macs: "min", "Size (MiB)": "min"}, width_groups(full))
     best["Test acc. (%)"] = full["best_overall"].to_numpy(bool)
-    best = best.reindex(columns=text.columns, fill_value=False)
-    caption = (f"Architectures (full variants) on {describe_data}. Test accuracy: mean ± std over n seeds "
-               f"({seed_note(full)}); n counts the seeds (runs of a seed repeated are averaged), and runs that "
-               f"diverged, failed or never finished are counted beside it. MACs: multiply-adds per image forward; "
-               f"C×H×W: the feature map entering global pooling; size: fp32 weights; train time: mean per run. "
-               f"Width: model.width_mult. Bold, within one width only: the lowest cost; the best accuracy only "
-               f"where {TEST_NAME} finds it above the runner-up's (p < 0.05, Holm-adjusted over the widths; "
-               f"exploratory).")
+    best = printed_ties(text, best.reindex(columns=text.columns, fill_value=False), width_groups(full))
+    caption = (f"Architectures (full variants) on {describe_data}. Test acc.: mean ± std over n seeds "
+               f"({seed_note(full)}); runs not in the mean are counted beside n. MACs: multiply-adds per image; "
+               f"C×H×W: the map entering global pooling; size: fp32 weights. Bold, per width: the lowest cost, and the "
+               f"best accuracy where it beats the runner-up ({TEST_NAME}, Holm, p < 0.05) and differs as printed.")
     return Table("architectures", text, best, caption)
 
 

@@ -28,7 +28,7 @@ from jumpnet.run.predictions import predict, write_predictions
 from jumpnet.run.provenance import set_determinism
 from jumpnet.run.record import DeviceFacts, FinalTest, ModelFacts, Published, stalled
 from jumpnet.run.spec import RunSpec, resolve_device
-from jumpnet.run.tracking import NullTracker, make_tracker, run_name
+from jumpnet.run.tracking import TAG_CHARS, NullTracker, fit, make_tracker, run_group, run_name
 from jumpnet.train.loop import Trainer
 from jumpnet.train.memory_format import memory_format_for
 from jumpnet.train.watchdog import StallWatchdog
@@ -87,11 +87,14 @@ def place(model: nn.Module, spec: RunSpec, device: torch.device) -> tuple[nn.Mod
 
 
 def tracking(spec: RunSpec, run_dir: Path) -> NullTracker:
-    """The run's W&B run (or none): the resolved config, named after its folder, tagged model, ablation, data."""
+    """The run's W&B run (or none): the resolved config, named after its folder, grouped by ``logger.group_by``,
+    tagged model, ablation, data and experiment."""
     cfg = spec.cfg
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    name = run_name(run_dir, Path(cfg.paths.experiments_dir) / cfg.name)
-    return make_tracker(cfg.logger, run_dir, config, name=name, tags=[cfg.model.name, spec.label, cfg.data.name])
+    sweep = Path(cfg.paths.experiments_dir) / cfg.name
+    tags = [cfg.model.name, spec.label, cfg.data.name, fit(f"experiment={cfg.name}", TAG_CHARS)]
+    return make_tracker(cfg.logger, run_dir, config, name=run_name(run_dir, sweep), tags=tags,
+                        group=run_group(cfg.logger, str(cfg.name), run_dir, sweep))
 
 
 @contextmanager

@@ -8,14 +8,17 @@ the selected weights as a ``model`` artifact.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from jumpnet.config.choices import GroupBy
 from jumpnet.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -57,12 +60,36 @@ def run_name(run_dir: Path, sweep_dir: Path) -> str:
     return f"{run_dir.name} [{overrides}]" if overrides else run_dir.name
 
 
+GROUP_CHARS, TAG_CHARS = 128, 64  # W&B's limits on a group's and a tag's length
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` itself when it fits, else a prefix and a hash of the whole (still unique, still readable)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 11]}~{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def run_group(logger_cfg: Any, experiment: str, run_dir: Path, sweep_dir: Path) -> str:
+    """The W&B group: ``logger.group`` when set; else, by ``logger.group_by``, the arm (``<experiment>/<model>-
+    <variant> [<overrides>]``: every seed of one arm, and nothing else, so W&B's grouped view shows the arm's mean
+    and spread) or the experiment's name."""
+    if logger_cfg.get("group"):
+        return str(logger_cfg.group)
+    if str(logger_cfg.get("group_by", GroupBy.arm)) == GroupBy.experiment:
+        return fit(experiment, GROUP_CHARS)
+    name = run_name(run_dir, sweep_dir)
+    folder = Path(run_dir).name
+    return fit(f"{experiment}/{re.sub(r'-s[0-9]+$', '', folder)}{name[len(folder):]}", GROUP_CHARS)
+
+
 class WandbTracker(NullTracker):
     """One W&B run per training run: grouped, tagged, resumable by id, a new id after ``trainer.overwrite``."""
 
-    def __init__(self, logger_cfg: Any, run_dir: Path, config: dict, name: str, tags: list[str]):
+    def __init__(self, logger_cfg: Any, run_dir: Path, config: dict, name: str, tags: list[str],
+                 group: str | None = None):
         self.cfg, self.run_dir, self.config = logger_cfg, Path(run_dir), config
-        self.name = name
+        self.name, self.group = name, group or logger_cfg.get("group") or None
         self.tags = list(dict.fromkeys([*tags, *(logger_cfg.get("tags") or [])]))  # ordered, no duplicates
         self.run = None
 
@@ -81,7 +108,7 @@ class WandbTracker(NullTracker):
         os.environ.setdefault("WANDB_SILENT", "true")
         self.run = wandb.init(
             project=self.cfg.project, entity=self.cfg.get("entity"), mode=str(self.cfg.mode), dir=str(self.run_dir),
-            id=self._run_id(), resume="allow", name=self.name, group=self.cfg.get("group") or None,
+            id=self._run_id(), resume="allow", name=self.name, group=self.group,
             tags=self.tags, config=self.config, job_type="train", reinit="create_new",
         )
         self.run.define_metric("epoch")
@@ -122,10 +149,11 @@ class WandbTracker(NullTracker):
         log.info(f"Selected weights logged to W&B as artifact model-{self.run.id} ({path})")
 
 
-def make_tracker(logger_cfg: Any, run_dir: Path, config: dict, name: str, tags: list[str]) -> NullTracker:
+def make_tracker(logger_cfg: Any, run_dir: Path, config: dict, name: str, tags: list[str],
+                 group: str | None = None) -> NullTracker:
     if logger_cfg.name == "none" or str(logger_cfg.get("mode")) == "disabled":
         return NullTracker()
     if logger_cfg.name == "wandb":
-        return WandbTracker(logger_cfg, run_dir, config, name, tags)
+        return WandbTracker(logger_cfg, run_dir, config, name, tags, group)
 
     raise ConfigError(f"logger={logger_cfg.name!r} is unknown", "choose logger=wandb or logger=none")
