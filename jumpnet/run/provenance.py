@@ -11,7 +11,6 @@ import socket
 import subprocess
 
 import torch
-import torchvision
 
 from jumpnet.paths import PROJECT_ROOT
 
@@ -36,7 +35,12 @@ def git_dirty() -> bool | None:
 
 
 def provenance(device: torch.device | None = None) -> dict:
-    """The reproducibility record: git, Python/torch/torchvision/CUDA/cuDNN versions, GPU (once known) and host."""
+    """The reproducibility record: git, Python/torch/torchvision/CUDA/cuDNN versions, GPU (once known) and host.
+
+    torchvision is imported here, when a run records it, so tools that only read records (plan, status) skip its
+    import (over a second)."""
+    import torchvision
+
     cuda = device is not None and device.type == "cuda"
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return {"git_sha": git_sha(), "git_dirty": git_dirty(), "python_version": platform.python_version(),

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
 from jumpnet.config.schema import primary_family
-from jumpnet.models.matching import TOLERANCE, budget
+from jumpnet.models.matching import TOLERANCE
 from jumpnet.run.folder import RecordUnreadable, read_metrics
 from jumpnet.sweep.arms import Arm
 
@@ -144,7 +144,7 @@ def at_budgets(runs: list[Arm], budgets: list[float]) -> dict[float, list[list[P
     for key, arm in first.items():
         if key[2] != "full":
             continue
-        params = budget(arm.spec.model.build, "params", int(arm.spec.model.data["image_size"]))
+        params = arm.spec.model.costs("params")
         for target in budgets:
             if abs(params / target - 1) <= TOLERANCE:
                 found[target].append(groups[key])
