@@ -19,11 +19,8 @@ def _read_torchvision(cls: type, root: str, download: bool) -> Arrays:
 
 
 def torchvision_arrays(name: str, root: str, download: bool) -> Arrays:
-    """CIFAR through torchvision: read from ``root``, else downloaded there by one process while others wait.
-
-    torchvision is imported here, not at the top: importing it costs over a second (it pulls in torch._dynamo),
-    which every tool that imports ``jumpnet.data`` only to check a config (plan, status, describe) would pay."""
-    from torchvision import datasets
+    """CIFAR through torchvision: read from ``root``, else downloaded there by one process while others wait."""
+    from torchvision import datasets  # noqa: PLC0415 - slow to import (over 1 s, torch._dynamo): plan, status skip it
 
     cls, label = {"cifar10": (datasets.CIFAR10, "CIFAR-10"), "cifar100": (datasets.CIFAR100, "CIFAR-100")}[name]
     offline = ("without internet, point data.archive (or JUMPNET_DATA_ARCHIVE) at a local copy: "

@@ -35,11 +35,8 @@ def git_dirty() -> bool | None:
 
 
 def provenance(device: torch.device | None = None) -> dict:
-    """The reproducibility record: git, Python/torch/torchvision/CUDA/cuDNN versions, GPU (once known) and host.
-
-    torchvision is imported here, when a run records it, so tools that only read records (plan, status) skip its
-    import (over a second)."""
-    import torchvision
+    """The reproducibility record: git, Python/torch/torchvision/CUDA/cuDNN versions, GPU (once known) and host."""
+    import torchvision  # noqa: PLC0415 - slow to import (over 1 s): plan and status, which read records, skip it
 
     cuda = device is not None and device.type == "cuda"
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
