@@ -2,7 +2,8 @@
 
     python -m jumpnet.plan experiment=ablation [overrides ...] [--device-name "NVIDIA H200"]  (jumpnet/plan.py)
 
-Every arm of the grid (the same arms the sweeper runs, ``jumpnet.sweep.arms``) with
+Every arm of the grid (the same arms the sweeper runs, ``jumpnet.sweep.arms``), one row
+per arm with its seeds collapsed (``--runs``: one row per run; ``jumpnet.sweep.grouping``), with
 its status (done, to run, running, failed, diverged; or left out and why), its
 training compute in PFLOP (3 x forward FLOPs x training images x epochs; the
 training images are the split after ``data.val_size`` and ``data.train_subset``,
@@ -11,8 +12,9 @@ device (or ``--device-name``). The estimate takes the newest ``make bench`` or
 ``make gpu-check`` figure of that model on a device of the same name, assumes
 the arm reaches the same training TFLOP/s, and adds evaluation (validation
 every epoch, test once) at one third of a training step's FLOPs per image.
-Without a figure it says "no measurement for this device". Totals come last.
-It trains nothing and creates no folder.
+Without a figure it says "no measurement for this device". The left-out arms follow,
+grouped by reason; then the primary family's power; totals come last. It trains nothing
+and creates no folder.
 """
 from __future__ import annotations
 
