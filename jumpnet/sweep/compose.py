@@ -1,7 +1,8 @@
 """A sweep's jobs composed as ``run.py -m`` composes them, each distinct composition done once.
 
 Hydra composes each job from scratch (``ConfigLoader.load_sweep_config``): it parses every YAML file again and
-merges the whole defaults list again, about 0.1 s of CPU a job, 20 s for the 201 jobs of ``experiment=ablation``.
+merges the whole defaults list again: about 0.09 s of CPU a job, 18 s for the 201 jobs of ``experiment=ablation``
+(60 distinct configs: 5 models x 12 ablations; the seeds differ in a value).
 ``SweepComposer`` gives the same configs with less work, in two ways, both exact:
 
 - jobs whose overrides differ only in plain values (``seed=3`` where another job has ``seed=0``: not a config
