@@ -1,6 +1,6 @@
 """``make plan EXP=<experiment>``: the sweep's dry run, priced before anything trains.
 
-    python -m jumpnet.plan experiment=ablation [overrides ...] [--device-name "NVIDIA H200"]
+    python -m jumpnet.plan experiment=ablation [overrides ...] [--device-name "NVIDIA H200"] [--runs]
 
 The command line of :func:`jumpnet.sweep.plan.plan`, which says what each column means.
 """
@@ -22,9 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device-name", default=None, help="estimate for this device's figures instead of this machine's")
     p.add_argument("--reports", type=Path, default=REPORTS_DIR,
                    help="where bench/gpu-check records are (default reports/)")
+    p.add_argument("--runs", action="store_true",
+                   help="one row per run and one line per left-out grid point (default: one row per arm, its seeds "
+                        "collapsed, and the left-out arms grouped by reason)")
     args = p.parse_args(argv)
     try:
-        print(plan(args.overrides, args.device_name, args.reports))
+        print(plan(args.overrides, args.device_name, args.reports, runs=args.runs))
     except NotAGridSweep as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

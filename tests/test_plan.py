@@ -39,15 +39,16 @@ def test_plan_prices_every_arm_says_why_some_are_left_out_and_creates_nothing(ex
     reports = tmp_path / "reports"
     text = plan.plan([*GRID, f"paths.experiments_dir={exp_dir}"], reports=reports)
     assert not exp_dir.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["reports"] * reports.exists()
-    rows = table_rows(text)
-    assert sorted(rows) == ["tiny_jumpnet-full-s0", "tiny_resnet_v2-full-s0"]
-    status, epochs, pflop, estimate = rows["tiny_jumpnet-full-s0"]
+    rows = table_rows(text)  # one row per arm, its seeds collapsed
+    assert sorted(rows) == ["tiny_jumpnet-full", "tiny_resnet_v2-full"]
+    seeds, status, epochs, pflop, estimate = rows["tiny_jumpnet-full"]
+    assert seeds == "0"
     # 192 training images (256 - 64 held out), batch 128: one batch of 128 an epoch (the ragged 64 dropped)
     assert status == "to run" and epochs == "2" and float(pflop) == pytest.approx(3 * TINY_FLOPS * 128 * 2 / 1e15, 1e-3)
     assert estimate == "no measurement for this device"
     assert "all in data.test_size=128,data.train_size=256,data.val_size=64,data=synthetic,trainer.epochs=2/" in text
-    assert "  tiny_jumpnet-concat-s0: builds the same network as tiny_jumpnet-full-s0\n" in text
-    assert "  tiny_resnet_v2-concat-s0: not a valid arm: ResNetV2 cannot merge its links by 'concat'" in text
+    assert "  tiny_jumpnet-concat (seed 0): builds the same network as tiny_jumpnet-full\n" in text
+    assert "  tiny_resnet_v2-concat (seed 0): not a valid arm: ResNetV2 cannot merge its links by 'concat'" in text
     assert "Totals: 2 runs (2 to run)." in text and "Estimated time: no measurement for this device" in text
 
 
@@ -86,7 +87,7 @@ def test_plan_estimates_from_figures_of_the_same_device_and_reads_each_arms_stat
          "test_loss": 1.5}))  # a whole completed record: read and validated as the sweeper reads it
     folders["tiny_resnet_v2-full-s0"].mkdir()
     torch.save({"epoch": 1, "best_val_acc": 0.5}, folders["tiny_resnet_v2-full-s0"] / "checkpoint.pt")
-    text = plan.plan([*GRID, f"paths.experiments_dir={exp_dir}"], reports=reports)
+    text = plan.plan([*GRID, f"paths.experiments_dir={exp_dir}"], reports=reports, runs=True)  # one row per run
     rows = table_rows(text)
     assert rows["tiny_jumpnet-full-s0"][0] == "done"
     assert rows["tiny_resnet_v2-full-s0"][0] == "to run (resumes after epoch 1)"

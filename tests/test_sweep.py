@@ -115,7 +115,7 @@ def test_rerun_after_an_interrupted_sweep_does_only_the_unfinished_work(exp_dir)
     assert runs["tiny_jumpnet-full-s1"]["status"] in ("interrupted", "new")  # killed in its first epoch or later
     assert runs["tiny_jumpnet-full-s1"]["epochs"].endswith("/3")
     assert [Path(w).name for w in waiting] == ["tiny_jumpnet-full-s2"]
-    planned = plan(args[1:], reports=exp_dir / "no-reports")
+    planned = plan(args[1:], reports=exp_dir / "no-reports", runs=True)
     assert "tiny_jumpnet-full-s0 | done" in planned and "tiny_jumpnet-full-s2 | to run " in planned
     assert "Totals: 3 runs (1 done, 2 to run)." in planned
     assert tree(exp_dir) == before_reading, "status and plan write nothing"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 from omegaconf import DictConfig
-from torchvision import datasets
 
 from jumpnet.data.archive import load_archive
 from jumpnet.data.arrays import Arrays, DataError
@@ -21,6 +20,7 @@ def _read_torchvision(cls: type, root: str, download: bool) -> Arrays:
 
 def torchvision_arrays(name: str, root: str, download: bool) -> Arrays:
     """CIFAR through torchvision: read from ``root``, else downloaded there by one process while others wait."""
+    from torchvision import datasets  # noqa: PLC0415 - slow to import (over 1 s, torch._dynamo): plan, status skip it
 
     cls, label = {"cifar10": (datasets.CIFAR10, "CIFAR-10"), "cifar100": (datasets.CIFAR100, "CIFAR-100")}[name]
     offline = ("without internet, point data.archive (or JUMPNET_DATA_ARCHIVE) at a local copy: "

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jumpnet.config.choices import MODEL_DISPLAY
 from jumpnet.errors import ConfigError, JumpnetError, did_you_mean
+from jumpnet.models.cost import COSTS
 from jumpnet.models.matching import WidthSolve, match_width
 from jumpnet.models.network import Network
 
@@ -109,6 +110,15 @@ class ModelSpec:
         """The same model at another width, with other switches (the matched-width solve builds on ``meta``)."""
         return instantiate_model(self.target, self.name, {**self.arch, "width_mult": width_mult}, self.data, ablation)
 
+    def at(self, width_mult: float, ablation: dict) -> ModelSpec:
+        """The same model at another width, with other switches (unchecked: the width solve's probes)."""
+        return replace(self, arch={**self.arch, "width_mult": width_mult}, ablation=ablation)
+
+    def costs(self, what: str) -> int:
+        """``params``, ``flops`` or ``macs`` per image of the network this spec builds, counted once per process
+        for each distinct network (``cost.COSTS``, on ``meta``)."""
+        return COSTS.count(self.network_key(), self.build, what, int(self.data["image_size"]))
+
     def widths(self, width_mult: float | None = None) -> dict:
         """The integer widths the model is built with (``width_mult`` applied), or would be at ``width_mult``."""
         return self.cls.scaled_widths(**(self.arch if width_mult is None else {**self.arch, "width_mult": width_mult}))
@@ -163,7 +173,8 @@ def solve_match(spec: ModelSpec, match: str | None, solved: dict[str, ModelSpec]
     if solved is not None and key in solved:
         return solved[key]
     width = spec.arch["width_mult"]
-    solve = match_width(match, spec.build_at, spec.widths, width, spec.ablation, spec.data["image_size"])
+    solve = match_width(match, spec.build_at, spec.widths, width, spec.ablation, spec.data["image_size"],
+                        key_at=lambda w, ablation: spec.at(w, ablation).network_key())
     out = replace(spec, arch={**spec.arch, "width_mult": solve.width_mult}, solve=solve)
     if solved is not None:
         solved[key] = out

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from jumpnet.models.cost import count_params, forward_flops
+from jumpnet.models.cost import COSTS, count_params, forward_flops
 
 TOLERANCE = 0.02          # |ratio - 1| a matched arm must reach
 FULL = {"links": True, "merge": None, "head": None, "residual": True}  # the reference arm: ablation=full
@@ -106,21 +106,31 @@ def tidy(width_mult: float, widths: Callable[[float], dict]) -> float:
 
 
 def match_width(match: str | None, build_at: Callable[[float, dict], torch.nn.Module],
-                widths: Callable[[float], dict], width_mult: float, ablation: dict, image_size: int) -> WidthSolve:
+                widths: Callable[[float], dict], width_mult: float, ablation: dict, image_size: int,
+                key_at: Callable[[float, dict], str] | None = None) -> WidthSolve:
     """Solve ``ablation``'s width so its ``match`` budget (``params`` or ``macs``) equals ``full``'s at ``width_mult``.
 
     ``build_at(width, ablation)`` builds the model; ``widths(width)`` gives the integer widths a width builds, so
-    a width already counted is never built again. ``match`` was checked when the config was composed (the schema).
+    a width already counted is never built again. With ``key_at(width, ablation)`` (the network's key,
+    ``ModelSpec.network_key``) every count goes through the process's cache (``cost.COSTS``): the full arm's target
+    and each probe are built once, whichever arm or seed asks. ``match`` was checked when the config was composed
+    (the schema).
     """
     if match is None:
         return WidthSolve(width_mult=width_mult)
-    target = budget(lambda: build_at(width_mult, FULL), match, image_size)
+
+    def counted(width: float, switches: dict) -> int:
+        if key_at is None:
+            return budget(lambda: build_at(width, switches), match, image_size)
+        return COSTS.count(key_at(width, switches), lambda: build_at(width, switches), match, image_size)
+
+    target = counted(width_mult, FULL)
     seen: dict[str, int] = {}
 
     def cost(width: float) -> int:
         key = json.dumps(widths(width), sort_keys=True)
         if key not in seen:
-            seen[key] = budget(lambda: build_at(width, ablation), match, image_size)
+            seen[key] = counted(width, ablation)
         return seen[key]
 
     solved, value = solve_width(cost, target, width_mult)

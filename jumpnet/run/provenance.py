@@ -11,7 +11,6 @@ import socket
 import subprocess
 
 import torch
-import torchvision
 
 from jumpnet.paths import PROJECT_ROOT
 
@@ -37,6 +36,8 @@ def git_dirty() -> bool | None:
 
 def provenance(device: torch.device | None = None) -> dict:
     """The reproducibility record: git, Python/torch/torchvision/CUDA/cuDNN versions, GPU (once known) and host."""
+    import torchvision  # noqa: PLC0415 - slow to import (over 1 s): plan and status, which read records, skip it
+
     cuda = device is not None and device.type == "cuda"
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return {"git_sha": git_sha(), "git_dirty": git_dirty(), "python_version": platform.python_version(),

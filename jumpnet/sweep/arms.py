@@ -22,7 +22,7 @@ An arm says why it is left out as data (``kind``, ``reason``, ``duplicate_of``,
 
 Outside a Hydra run (plan, status) ``load_sweep`` composes the sweep exactly
 as ``run.py -m`` does: the same config loader, the same master config and the
-same per-job ``load_sweep_config``.
+same per-job configs (``jumpnet.sweep.compose``: each distinct composition once).
 """
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ from jumpnet.errors import AblationError, ConfigError, JumpnetError
 from jumpnet.models.factory import ModelSpec
 from jumpnet.paths import CONF_DIR
 from jumpnet.run.spec import RunSpec, resolve_run
+from jumpnet.sweep.compose import SweepComposer
 
 
 @dataclass
@@ -161,4 +162,4 @@ def load_sweep(overrides: Sequence[str]) -> tuple[DictConfig, list[Arm]]:
                                 f"cover grid sweeps (hparams_search=grid, the default)")
         jobs = grid_jobs(master.hydra.sweeper.get("params"), list(master.hydra.overrides.task), loader,
                          master.hydra.sweeper.get("arms"))
-        return master, enumerate_arms(jobs, lambda job: loader.load_sweep_config(master, job))
+        return master, enumerate_arms(jobs, SweepComposer(loader, master))

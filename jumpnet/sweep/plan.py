@@ -2,7 +2,8 @@
 
     python -m jumpnet.plan experiment=ablation [overrides ...] [--device-name "NVIDIA H200"]  (jumpnet/plan.py)
 
-Every arm of the grid (the same arms the sweeper runs, ``jumpnet.sweep.arms``) with
+Every arm of the grid (the same arms the sweeper runs, ``jumpnet.sweep.arms``), one row
+per arm with its seeds collapsed (``--runs``: one row per run; ``jumpnet.sweep.grouping``), with
 its status (done, to run, running, failed, diverged; or left out and why), its
 training compute in PFLOP (3 x forward FLOPs x training images x epochs; the
 training images are the split after ``data.val_size`` and ``data.train_subset``,
@@ -11,8 +12,9 @@ device (or ``--device-name``). The estimate takes the newest ``make bench`` or
 ``make gpu-check`` figure of that model on a device of the same name, assumes
 the arm reaches the same training TFLOP/s, and adds evaluation (validation
 every epoch, test once) at one third of a training step's FLOPs per image.
-Without a figure it says "no measurement for this device". Totals come last.
-It trains nothing and creates no folder.
+Without a figure it says "no measurement for this device". The left-out arms follow,
+grouped by reason; then the primary family's power; totals come last. It trains nothing
+and creates no folder.
 """
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from jumpnet.models.cost import TRAIN_FLOPS_PER_FORWARD, forward_flops
+from jumpnet.models.cost import TRAIN_FLOPS_PER_FORWARD
 from jumpnet.models.factory import ModelSpec
 from jumpnet.paths import REPORTS_DIR
 from jumpnet.run.hardware import device_label
 from jumpnet.sweep.arms import Arm, load_sweep
+from jumpnet.sweep.grouping import arm_rows, left_out_lines
 from jumpnet.sweep.power import power_lines
 from jumpnet.sweep.speeds import Figure, concurrency_levels, load_figures, pick
 from jumpnet.sweep.status import run_state, shorten
@@ -58,17 +61,12 @@ def train_images_per_epoch(train: int, batch_size: int) -> int:
 
 class ForwardFlops:
     """Forward FLOPs per image of each distinct network (``ModelSpec.network_key``), counted once: seeds and
-    arms that build the same network share it. The arm's spec was checked (and a matched width solved) when the
-    arms were enumerated, so nothing is checked or solved again here."""
-
-    def __init__(self):
-        self._cache: dict[str, int] = {}
+    arms that build the same network share it, and so does the width solve that built it (``cost.COSTS``). The
+    arm's spec was checked (and a matched width solved) when the arms were enumerated, so nothing is checked or
+    solved again here."""
 
     def __call__(self, model: ModelSpec) -> int:
-        key = model.network_key()
-        if key not in self._cache:
-            self._cache[key] = forward_flops(model.build, int(model.data["image_size"]))
-        return self._cache[key]
+        return model.costs("flops")
 
 
 def arm_device(cfg: DictConfig, device_name: str | None) -> str:
@@ -137,15 +135,16 @@ def price_arm(arm: Arm, flops: ForwardFlops, figures: list[Figure], device_name:
     return row
 
 
-def plan(overrides: list[str], device_name: str | None = None, reports: Path = REPORTS_DIR) -> str:
-    """The plan as text: the arms' table, the left-out arms, totals."""
+def plan(overrides: list[str], device_name: str | None = None, reports: Path = REPORTS_DIR, runs: bool = False) -> str:
+    """The plan as text: the arms' table (one row per arm, its seeds collapsed; ``runs``: one row per run), the
+    left-out grid points (grouped by reason; ``runs``: one line each), power, totals."""
     master, arms = load_sweep(overrides)
     figures, flops = load_figures(reports), ForwardFlops()
-    runs = [a for a in arms if not a.left_out]
-    rows = [price_arm(a, flops, figures, device_name) for a in runs]
+    kept = [a for a in arms if not a.left_out]
+    rows = [price_arm(a, flops, figures, device_name) for a in kept]
     df = pd.DataFrame(rows)
-    out = [f"Plan of {master.name} ({len(arms)} grid points: {len(runs)} runs to keep, "
-           f"{len(arms) - len(runs)} left out) in {master.hydra.sweep.dir}"]
+    out = [f"Plan of {master.name} ({len(arms)} grid points: {len(kept)} runs to keep, "
+           f"{len(arms) - len(kept)} left out) in {master.hydra.sweep.dir}"]
     prefix, _ = shorten([a.name for a in arms])
     if prefix:  # the override levels every arm shares: said once, not on every row
         out[0] += f", all in {prefix}/"
@@ -154,14 +153,18 @@ def plan(overrides: list[str], device_name: str | None = None, reports: Path = R
     if rows:
         shown = df[["arm", "status", "epochs", "PFLOP", "est. time"]].rename(columns={"arm": "run"})
         shown["PFLOP"] = shown["PFLOP"].map(fmt_pflop)
+        shown["epochs"] = shown["epochs"].astype(str)
+        if not runs:
+            shown = arm_rows(shown, [int(a.cfg.seed) for a in kept]).rename(
+                columns={"PFLOP": "PFLOP per run", "est. time": "est. time per run"})
         out.append(shown.to_markdown(index=False, disable_numparse=True,
-                                     colalign=["left", "left", "right", "right", "right"]))
+                                     colalign=["left"] * (len(shown.columns) - 3) + ["right"] * 3))
     left_out = [a for a in arms if a.left_out]
     if left_out:
         out.append(f"\nLeft out ({len(left_out)}):")
         strip = (lambda text: text.replace(prefix + "/", "")) if prefix else (lambda text: text)
-        out += [f"  {strip(a.name)}: {strip(a.why)}" for a in left_out]
-    power = power_lines(master, runs)  # the primary family's detectable difference and seeds (jumpnet.sweep.power)
+        out += [f"  {strip(a.name)}: {strip(a.why)}" for a in left_out] if runs else left_out_lines(left_out, strip)
+    power = power_lines(master, kept)  # the primary family's detectable difference and seeds (jumpnet.sweep.power)
     out += ["", *power] if power else []
     out += ["", *totals(df, device_name, reports)] if rows else ["", "Totals: nothing to run."]
     return "\n".join(out)

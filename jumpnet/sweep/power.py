@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
-from scipy import stats
+from scipy.special import stdtrit  # Student's t quantile: what stats.t.ppf calls, without scipy.stats's 1 s import
 
 from jumpnet.config.schema import primary_family
-from jumpnet.models.matching import TOLERANCE, budget
+from jumpnet.models.matching import TOLERANCE
 from jumpnet.run.folder import RecordUnreadable, read_metrics
 from jumpnet.sweep.arms import Arm
 
@@ -43,7 +43,7 @@ def welch_draws(n_a: int, n_b: int, alpha: float, sims: int = SIMS) -> tuple[np.
     a, b = rng.standard_normal((sims, n_a)), rng.standard_normal((sims, n_b))
     va, vb = a.var(axis=1, ddof=1) / n_a, b.var(axis=1, ddof=1) / n_b
     df = (va + vb) ** 2 / (va ** 2 / (n_a - 1) + vb ** 2 / (n_b - 1))
-    return b.mean(axis=1) - a.mean(axis=1), stats.t.ppf(1 - alpha / 2, df) * np.sqrt(va + vb)
+    return b.mean(axis=1) - a.mean(axis=1), stdtrit(df, 1 - alpha / 2) * np.sqrt(va + vb)
 
 
 def power(delta: float, sigma: float, n_a: int, n_b: int, alpha: float) -> float:
@@ -144,7 +144,7 @@ def at_budgets(runs: list[Arm], budgets: list[float]) -> dict[float, list[list[P
     for key, arm in first.items():
         if key[2] != "full":
             continue
-        params = budget(arm.spec.model.build, "params", int(arm.spec.model.data["image_size"]))
+        params = arm.spec.model.costs("params")
         for target in budgets:
             if abs(params / target - 1) <= TOLERANCE:
                 found[target].append(groups[key])
