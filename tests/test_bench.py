@@ -22,7 +22,8 @@ from jumpnet.train.throughput import ImageTimer
 from tests.conftest import TINY_JUMPNET, run_module
 
 ROW_KEYS = {"model", "params", "flops", "macs", "fast_img_s", "plain_img_s", "ratio", "fast_tflops", "plain_tflops",
-            "fast_runs", "plain_runs", "warmup_s"}
+            "fast_runs", "plain_runs", "warmup_s", "precision", "fp32_img_s", "bf16_img_s", "bf16_x", "fp32_runs",
+            "bf16_runs"}
 
 
 def test_bench_prints_a_table_and_writes_json(tmp_path):
@@ -32,7 +33,8 @@ def test_bench_prints_a_table_and_writes_json(tmp_path):
                                         "--override", *TINY_JUMPNET], timeout=120, JUMPNET_DATA_ARCHIVE="")
     assert proc.returncode == 0, proc.stderr[-3000:]
     header = next(line for line in proc.stdout.splitlines() if line.startswith("| model"))
-    for column in ("fast img/s", "plain img/s", "fast/plain", "fast TFLOP/s", "peak RSS MiB"):
+    for column in ("fp32 img/s", "bf16 img/s", "bf16/fp32", "auto picks", "fast img/s", "plain img/s", "fast/plain",
+                   "fast TFLOP/s", "peak RSS MiB"):
         assert column in header
     assert any(line.startswith("| jumpnet") for line in proc.stdout.splitlines())
     record = json.loads(out.read_text())
@@ -43,6 +45,8 @@ def test_bench_prints_a_table_and_writes_json(tmp_path):
     assert ROW_KEYS <= set(row) and row["model"] == "jumpnet" and row["params"] == 5150
     assert row["fast_img_s"] > 0 and row["plain_img_s"] > 0 and len(row["fast_runs"]) == 1
     assert abs(row["ratio"] - row["fast_img_s"] / row["plain_img_s"]) < 0.01
+    assert row["fast_img_s"] == row[f"{row['precision']}_img_s"]  # the fast path is what trainer.precision=auto picks
+    assert abs(row["bf16_x"] - row["bf16_img_s"] / row["fp32_img_s"]) < 0.01 and len(row["bf16_runs"]) == 1
     assert row["fast_tflops"] > 0 and row["plain_peak_rss_mib"] > 0
     assert out.with_suffix(".md").read_text().startswith("| model")
 

@@ -55,6 +55,7 @@ from jumpnet.errors import ConfigError, DataError
 from jumpnet.run.attempts import final_record
 from jumpnet.run.folder import FINAL, RecordUnreadable, RunBusy, run_status, wait_until_free
 from jumpnet.sweep.arms import enumerate_arms, grid_jobs
+from jumpnet.sweep.eta import eta_line
 from jumpnet.sweep.summary import SweepFailed, left_out_row, one_line, summarize
 
 __all__ = ["SweepFailed", "ValidGridSweeper", "ValidGridSweeperConf"]
@@ -97,6 +98,7 @@ class ValidGridSweeper(BasicSweeper):
         def compact(arm):
             return (" ".join(o for o in arm.overrides if o.split("=", 1)[0] in varying) or arm.label)
         kept: List[List[str]] = []
+        launching = []
         for arm in enumerate_arms(jobs, self._job_config):
             if arm.kind == "bad_config":  # bad input: stop before any job starts
                 err = arm.error
@@ -116,6 +118,7 @@ class ValidGridSweeper(BasicSweeper):
                 continue
             self.job_dirs[tuple(arm.overrides)] = arm.run_dir
             kept.append(arm.overrides)
+            launching.append(arm)
         if not self.run_dirs:
             raise ConfigError("No valid run in this sweep: every grid point was an unsupported model x ablation",
                               "see the warnings above for what each model supports")
@@ -123,6 +126,7 @@ class ValidGridSweeper(BasicSweeper):
                  f"{len(kept)} to launch" + (f", {len(self.left_out)} arms left out" if self.left_out else ""))
         if not kept:
             return []
+        log.info(eta_line(launching))  # make plan's estimate of what is launched (jumpnet.sweep.eta)
         if max_batch_size is None:
             return [kept]
         return list(BasicSweeper.split_overrides_to_chunks(kept, max_batch_size))

@@ -1,8 +1,10 @@
-"""``make bench``: training images/s of each model, fast path vs a plain PyTorch loop, in one process.
+"""``make bench``: training images/s of each model, fast path (fp32 and bf16 side by side) vs a plain PyTorch loop,
+in one process.
 
 Fast path: the split held on the device as uint8, batched crop/flip/normalize
 there (``BatchLoader``), channels_last as ``trainer.channels_last`` resolves it
-(``--channels-last``; auto: CUDA only), bf16 autocast on CUDA; with ``--compile
+(``--channels-last``; auto: CUDA and AVX-512 CPUs), timed at ``trainer.precision=fp32`` and at ``bf16``
+(autocast), with ``fast_img_s`` the one ``precision=auto`` picks on this device; with ``--compile
 MODE ...`` also the fast path under each ``torch.compile`` mode (its warm-up
 epoch's time, ``warmup_s``, holds the compile time). Plain loop: torchvision
 transforms per image in DataLoader workers (``PlainLoader``), fp32, contiguous

@@ -15,23 +15,28 @@ from jumpnet.models.cost import TRAIN_FLOPS_PER_FORWARD
 
 
 def row_line(row: dict) -> str:
-    """One model's result as it comes in: both paths, their ratio, every run (and each compiled mode)."""
+    """One model's result as it comes in: fp32 and bf16, both paths, their ratio, every run (and compiled modes)."""
     compiled = "".join(f"; {mode} {c['img_s']:.1f} img/s, x{c['x_eager']:.2f} of eager, warm-up {c['warmup_s']} s "
                        f"(runs {c['runs']})" for mode, c in (row.get("compiled") or {}).items())
-    return (f"  {row['model']}: fast {row['fast_img_s']:.1f} img/s, plain {row['plain_img_s']:.1f} img/s, "
+    precision = (f"fp32 {row['fp32_img_s']:.1f} img/s, bf16 {row['bf16_img_s']:.1f} img/s (x{row['bf16_x']:.2f}); "
+                 if "bf16_x" in row else "")
+    return (f"  {row['model']}: {precision}fast ({row.get('precision', 'fp32')}) {row['fast_img_s']:.1f} img/s, "
+            f"plain {row['plain_img_s']:.1f} img/s, "
             f"x{row['ratio']:.2f} (runs {row['fast_runs']} vs {row['plain_runs']}){compiled}")
 
 
 def table(rows: list[dict], device: torch.device) -> str:
     """The Markdown table of every measured model (peak GPU memory on CUDA, peak RSS on a CPU)."""
     df = pd.DataFrame(rows)
-    cols = {"model": "model", "params": "params", "flops": "fwd GFLOPs/img", "fast_img_s": "fast img/s",
+    cols = {"model": "model", "params": "params", "flops": "fwd GFLOPs/img", "fp32_img_s": "fp32 img/s",
+            "bf16_img_s": "bf16 img/s", "bf16_x": "bf16/fp32", "precision": "auto picks", "fast_img_s": "fast img/s",
             "plain_img_s": "plain img/s", "ratio": "fast/plain", "fast_tflops": "fast TFLOP/s",
             "plain_tflops": "plain TFLOP/s"}
     mem = ({"fast_peak_mem_mib": "fast peak MiB", "plain_peak_mem_mib": "plain peak MiB"} if device.type == "cuda"
            else {"plain_peak_rss_mib": "peak RSS MiB (process so far)",
                  "plain_workers_peak_rss_mib": "workers' peak RSS MiB (so far)"})
-    formats = {"params": "{:,}", "flops": "{:.3f}", "fast_img_s": "{:.1f}", "plain_img_s": "{:.1f}", "ratio": "{:.2f}",
+    formats = {"params": "{:,}", "flops": "{:.3f}", "fp32_img_s": "{:.1f}", "bf16_img_s": "{:.1f}", "bf16_x": "{:.2f}",
+               "fast_img_s": "{:.1f}", "plain_img_s": "{:.1f}", "ratio": "{:.2f}",
                "fast_tflops": "{:.4f}", "plain_tflops": "{:.4f}"}
     df["flops"] = df["flops"] / 1e9
     for mode in (rows[0].get("compiled") or {}):

@@ -1,8 +1,12 @@
-"""Timing one model: its fast path, its plain loop (and compiled fast paths), alternated, the median kept.
+"""Timing one model: its fast path in fp32 and in bf16, its plain loop (and compiled fast paths), alternated, the
+median kept.
 
-Both paths train through the same ``Trainer.train_step`` at a constant learning
-rate (a schedule would only add noise to a timing) and are timed by the same
-``ImageTimer`` that ``metrics.json``'s ``throughput`` comes from.
+Every path trains through the same ``Trainer.train_step`` at a constant learning
+rate (a schedule would only add noise to a timing) and is timed by the same
+``ImageTimer`` that ``metrics.json``'s ``throughput`` comes from. The fast path is
+timed at both precisions (``trainer.precision=fp32`` and ``bf16``) side by side;
+``fast_img_s`` is the one ``trainer.precision=auto`` picks on this device
+(``jumpnet.train.precision``), what a run here trains at and ``make plan`` prices.
 """
 from __future__ import annotations
 
@@ -26,7 +30,10 @@ from jumpnet.data.synthetic import synthetic_arrays
 from jumpnet.models.cost import TRAIN_FLOPS_PER_FORWARD, measure
 from jumpnet.models.factory import build_model
 from jumpnet.train.loop import Trainer
+from jumpnet.train.precision import resolve_precision
 from jumpnet.train.throughput import ImageTimer
+
+PRECISION_PATHS = ("fp32", "bf16")  # the fast path at each trainer.precision, timed side by side
 
 
 def bench_images(n: int, archive: str | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -60,10 +67,10 @@ def timed_epoch(trainer: Trainer) -> float:
 
 
 def make_trainer(cfg: DictConfig, model: torch.nn.Module, loader, ckpt: Path, fast: bool = True,
-                 compile_mode: str | None = None, backend: str = "inductor") -> Trainer:
-    """A ``Trainer`` for timing: ``cfg.trainer`` with the path's fast/compile settings, at a constant lr."""
+                 compile_mode: str | None = None, backend: str = "inductor", precision: str = "auto") -> Trainer:
+    """A ``Trainer`` for timing: ``cfg.trainer`` with the path's fast/compile/precision settings, at a constant lr."""
     tcfg = copy.deepcopy(cfg.trainer)
-    tcfg.fast, tcfg.compile = fast, compile_mode or False
+    tcfg.fast, tcfg.compile, tcfg.precision = fast, compile_mode or False, precision
     return Trainer(model, loader, None, tcfg, cfg.optimizer, ckpt, compile_backend=backend, constant_lr=True)
 
 
@@ -83,12 +90,17 @@ def bench_model(name: str, settings: BenchSettings, images: tuple[np.ndarray, np
     fast_loader = BatchLoader(x, y, settings.batch_size, channels_last=channels_last, **common)
     plain_loader = PlainLoader(x, y, settings.batch_size, num_workers=settings.workers, **common)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {"fast": (fast_model, fast_loader, True, None), "plain": (plain_model, plain_loader, False, None),
-                 **{mode: (copy.deepcopy(fast_model), fast_loader, True, mode) for mode in settings.compile}}
-        trainers = {k: make_trainer(cfg, m, ld, Path(tmp) / f"{k}.pt", f, c, settings.compile_backend)
-                    for k, (m, ld, f, c) in paths.items()}
+        # fast path at fp32 and at bf16 (each its own copy of the weights), the plain fp32 loop, compiled modes
+        paths = {"fp32": (fast_model, fast_loader, True, None, "fp32"),
+                 "bf16": (copy.deepcopy(fast_model), fast_loader, True, None, "bf16"),
+                 "plain": (plain_model, plain_loader, False, None, "fp32"),
+                 **{mode: (copy.deepcopy(fast_model), fast_loader, True, mode, "auto") for mode in settings.compile}}
+        trainers = {k: make_trainer(cfg, m, ld, Path(tmp) / f"{k}.pt", f, c, settings.compile_backend, prec)
+                    for k, (m, ld, f, c, prec) in paths.items()}
         runs, warmup_s, memory = time_paths(trainers, settings, device)
-    return model_row(name, cost, runs, warmup_s, memory, settings.compile)
+    auto = resolve_precision("auto", device)
+    runs["fast"], warmup_s["fast"], memory["fast"] = runs[auto], warmup_s[auto], memory[auto]
+    return model_row(name, cost, runs, warmup_s, memory, settings.compile, auto)
 
 
 def time_paths(trainers: dict[str, Trainer], settings: BenchSettings,
@@ -112,15 +124,22 @@ def time_paths(trainers: dict[str, Trainer], settings: BenchSettings,
 
 
 def model_row(name: str, cost: dict, runs: dict[str, list[float]], warmup_s: dict[str, float],
-              memory: dict[str, dict], compile_modes: tuple[str, ...]) -> dict:
-    """Medians, their ratio and TFLOP/s, every run, warm-up times, peak memory (``warmup_s[mode]``: compile time)."""
+              memory: dict[str, dict], compile_modes: tuple[str, ...], precision: str = "fp32") -> dict:
+    """Medians, their ratio and TFLOP/s, every run, warm-up times, peak memory (``warmup_s[mode]``: compile time).
+
+    ``runs["fast"]`` is the fast path at ``precision`` (what ``auto`` picks here); ``runs["fp32"]`` and
+    ``runs["bf16"]``, when timed, give the side-by-side columns and their ratio."""
     fast, plain = statistics.median(runs["fast"]), statistics.median(runs["plain"])
     train_flops = TRAIN_FLOPS_PER_FORWARD * cost["flops"]
     row = {"model": name, "params": cost["params"], "flops": cost["flops"], "macs": cost["macs"],
            "fast_img_s": round(fast, 2), "plain_img_s": round(plain, 2), "ratio": round(fast / plain, 3),
            "fast_tflops": round(fast * train_flops / 1e12, 4), "plain_tflops": round(plain * train_flops / 1e12, 4),
            "fast_runs": [round(v, 2) for v in runs["fast"]], "plain_runs": [round(v, 2) for v in runs["plain"]],
-           "warmup_s": warmup_s}
+           "warmup_s": warmup_s, "precision": precision}
+    if all(p in runs for p in PRECISION_PATHS):
+        fp32, bf16 = (statistics.median(runs[p]) for p in PRECISION_PATHS)
+        row.update({"fp32_img_s": round(fp32, 2), "bf16_img_s": round(bf16, 2), "bf16_x": round(bf16 / fp32, 3),
+                    "fp32_runs": [round(v, 2) for v in runs["fp32"]], "bf16_runs": [round(v, 2) for v in runs["bf16"]]})
     for path in ("fast", "plain"):
         row.update({f"{path}_{k}": v for k, v in memory[path].items()})
     if compile_modes:

@@ -25,6 +25,12 @@ class Device(StrEnum):
     cuda = "cuda"
 
 
+class Precision(StrEnum):
+    auto = "auto"   # bf16 on CUDA and on CPUs with AMX or AVX-512 BF16 (jumpnet.train.precision), fp32 elsewhere
+    fp32 = "fp32"
+    bf16 = "bf16"   # bf16 autocast (BatchNorm and the loss stay fp32)
+
+
 class Progress(StrEnum):
     auto = "auto"   # a bar on a terminal, log lines otherwise
     bar = "bar"
@@ -66,6 +72,7 @@ def spelled(choices: Iterable[Any]) -> tuple[str, ...]:
 MERGES = spelled(Merge)           # how a model merges the tensors its links join
 HEADS = spelled(Head)             # the task head: global average pooling or a hidden fully connected layer
 SCHEDULES = spelled(Schedule)     # trainer.schedule
+PRECISIONS = spelled(Precision)   # trainer.precision
 COMPILE_MODES = ("default", "max-autotune", "reduce-overhead")  # torch.compile's modes (trainer.compile)
 CHANNELS_LAST = ("auto", True, False)                            # trainer.channels_last
 GROUP_BYS = spelled(GroupBy)      # logger.group_by

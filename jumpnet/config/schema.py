@@ -42,6 +42,7 @@ from jumpnet.config.choices import (
     Head,
     Match,
     Merge,
+    Precision,
     Progress,
     Schedule,
     WandbMode,
@@ -80,6 +81,7 @@ class TrainerConf:
     fast: bool = True
     compile: Any = spec(False, choices=(False, True, *COMPILE_MODES), identity=False)  # true: torch's default
     channels_last: Any = spec("auto", choices=CHANNELS_LAST)
+    precision: Precision = Precision.auto
     resume: bool = spec(True, identity=False)
     overwrite: bool = spec(False, identity=False)
     deterministic: bool = False

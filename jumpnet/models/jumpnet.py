@@ -26,6 +26,10 @@ the next group ``2 * n_filters`` channels, so the macro shape is unchanged:
 - ``residual=False``: every block loses its identity add (``x + f(x)`` becomes
   ``f(x)``): what ResNet v2's ``links=False`` removes. Parameters are unchanged.
   With ``links=False`` too, no shortcut of any kind is left (``ablation=no_shortcuts``).
+
+Initialization: He-normal convolutions, and (``zero_init_last=True``, the default) the last 1x1 conv of every
+block that adds its input zeroed, so each block starts as the identity (``jumpnet.models.layers.zero_last_conv``;
+Goyal et al. 2017). ``residual=False`` blocks keep He init: they have no identity to start as.
 """
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from jumpnet.models.layers import BNConv, ConvBNReLU, PreActConv, merge, scale_width
+from jumpnet.models.layers import BNConv, ConvBNReLU, PreActConv, merge, scale_width, zero_last_conv
 from jumpnet.models.network import Network
 
 
@@ -52,6 +56,11 @@ class Block(nn.Module):
             PreActConv(width, width, 3, bias=bias),
             PreActConv(width, width, 1, bias=bias),
         )
+
+    def zero_init_last(self) -> None:
+        """Start as the identity (``model.zero_init_last``): only a block that adds its input."""
+        if self.identity:
+            zero_last_conv(self.residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.residual(x) if self.identity else self.residual(x)
@@ -125,7 +134,7 @@ class JumpNet(Network):
                  groups: Sequence[Sequence[int]] = ((32, 3), (64, 4), (128, 3)),
                  conv_bias: bool = False, num_classes: int = 10, in_chans: int = 3,
                  image_size: int = 32, links: bool = True, merge: str | None = None, head: str | None = None,
-                 residual: bool = True, width_mult: float = 1.0):
+                 residual: bool = True, width_mult: float = 1.0, zero_init_last: bool = True):
         check_groups(stem, groups)
         super().__init__(num_classes, in_chans, image_size, links, merge, head, residual)
         widths = self.scaled_widths(width_mult, stem, groups)
@@ -140,3 +149,7 @@ class JumpNet(Network):
             width = layers[-1].out_channels
         self.learner = nn.Sequential(*layers)
         self.finish(width)
+        if zero_init_last:
+            for block in self.modules():
+                if isinstance(block, Block):
+                    block.zero_init_last()

@@ -118,3 +118,17 @@ def he_init(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def zero_last_conv(branch: nn.Module) -> None:
+    """Zero the weights of a residual branch's last convolution, so that its block starts as the identity.
+
+    Goyal et al. 2017 ("Accurate, Large Minibatch SGD") zero the last BN's gamma of each residual branch; in a
+    pre-activation block (BN-ReLU-conv) that BN feeds a ReLU at 0, whose gradient is 0, so the branch would never
+    wake: the last conv is zeroed instead (timm's pre-activation blocks do the same). Its weight gradient is the
+    branch's (non-zero) input times the block's gradient, so the branch starts learning at the first step; the
+    parameter count is unchanged. Only for a branch that is added to its block's input (an identity or projection
+    shortcut): a branch that is the whole block would pass nothing on.
+    """
+    last = [m for m in branch.modules() if isinstance(m, nn.Conv2d)][-1]
+    nn.init.zeros_(last.weight)

@@ -100,6 +100,7 @@ def train_and_test(spec: RunSpec, run_dir: Path, published: Published, resume: d
             tracker.log_epoch(row)
 
         trainer = make_trainer(spec, model, train, val, run_dir, published.latest().data_id, on_epoch)
+        published.publish(precision=trainer.precision)
         fit = trainer.fit(resume)
         record = published.publish(Fitted(fit))
         if fit.status == "completed":

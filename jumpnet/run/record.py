@@ -107,6 +107,7 @@ class RunRecord:
     splits: dict = ABSENT
     test_subset_used: bool = ABSENT
     channels_last: bool = ABSENT
+    precision: str = ABSENT             # fp32 | bf16: what trainer.precision resolved to (jumpnet.train.precision)
     threads: int = ABSENT
     init_lottery: dict | None = ABSENT
     best_epoch: int = ABSENT

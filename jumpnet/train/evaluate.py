@@ -16,9 +16,9 @@ from jumpnet.train.watchdog import heartbeat
 
 
 def autocast_for(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA (BN stays fp32 under autocast); nothing on CPU."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast on ``device`` when ``enabled`` (``trainer.precision`` resolved to bf16; BN stays fp32)."""
+    if enabled:
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 
 

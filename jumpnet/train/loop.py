@@ -29,6 +29,7 @@ from jumpnet.train.checkpoint import load_checkpoint, rng_state, save_checkpoint
 from jumpnet.train.compile import compile_mode, compile_model, mark_step
 from jumpnet.train.evaluate import autocast_for, evaluate
 from jumpnet.train.optim import build_optimizer, build_scheduler
+from jumpnet.train.precision import resolve_precision
 from jumpnet.train.throughput import ImageTimer, images_per_second
 from jumpnet.train.watchdog import heartbeat
 
@@ -70,7 +71,8 @@ class Trainer:
         self.model, self.train_loader, self.val_loader = model, train, val
         self.cfg = trainer
         self.device = train.device
-        self.mixed = bool(trainer.fast)
+        self.precision = resolve_precision(trainer.get("precision", "auto"), self.device, bool(trainer.fast))
+        self.mixed = self.precision == "bf16"  # bf16 autocast in training, validation and test
         self.optimizer = build_optimizer(optimizer_cfg, model)
         self.scheduler = build_scheduler(self.optimizer, trainer, len(train), constant_lr)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=float(trainer.label_smoothing))
@@ -108,7 +110,7 @@ class Trainer:
         return evaluate(self.model, loader, self.mixed, self.forward)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step on one batch (bf16 autocast on CUDA when ``trainer.fast``); the loss and logits."""
+        """One optimizer step on one batch (under bf16 autocast when ``trainer.precision`` resolves to bf16)."""
         mark_step(self.compile_mode, self.device)  # CUDA graphs (reduce-overhead): a new step begins
         with autocast_for(self.device, self.mixed):
             logits = self.forward(x)

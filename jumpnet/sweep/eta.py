@@ -1,0 +1,32 @@
+"""The ETA a sweep prints when it starts: ``make plan``'s estimate (``jumpnet.sweep.plan.price_arm``) of the runs
+it is about to launch, summed; nothing is estimated twice or differently from the plan.
+
+The estimate needs a ``make bench`` (or ``make gpu-check``) figure of this device under ``reports/``; without one
+the line says so, and no model is built to count its FLOPs (a fresh clone starts at once).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from jumpnet.paths import REPORTS_DIR
+from jumpnet.sweep.arms import Arm
+from jumpnet.sweep.plan import ForwardFlops, arm_device, fmt_time, price_arm
+from jumpnet.sweep.speeds import load_figures
+
+
+def eta_line(arms: Sequence[Arm], reports: Path = REPORTS_DIR) -> str:
+    """One line: the estimated time of ``arms`` (the runs to launch) on this device, or why there is none."""
+    if not arms:
+        return "ETA: nothing to launch"
+    device = arm_device(arms[0].cfg, None)
+    figures = [f for f in load_figures(reports) if f.device == device]
+    if not figures:
+        return (f"ETA: no `make bench` figure for {device} in {reports}/ (run `make bench` once to get one; "
+                f"README gives measured times)")
+    flops = ForwardFlops()
+    rows = [price_arm(arm, flops, figures, None) for arm in arms]
+    seconds = [r["_left_s"] for r in rows if r["_left_s"] is not None]
+    note = "" if len(seconds) == len(rows) else f"; {len(rows) - len(seconds)} runs have no figure and are not counted"
+    return (f"ETA: about {fmt_time(sum(seconds))} of training and evaluation for {len(rows)} runs on {device} "
+            f"(make plan's estimate from make bench's figures{note}), plus each run's setup and the report")
