@@ -2,6 +2,7 @@
 precision (``trainer.precision``) resolves per device and the run record says which ran."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -112,11 +113,13 @@ def test_the_record_says_which_precision_ran_and_the_split_sizes_it_used(exp_dir
 
 def test_the_smoke_slice_trains_on_train_subset_images_and_validates_on_val_size_more():
     """What ``make plan`` prices and the report's caption says, for the smoke preset: the same sizes a run records."""
-    from jumpnet.report.setup import recipe
+    from jumpnet.report.setup import setup_items
     from jumpnet.sweep.plan import split_sizes
 
     data = compose_config(["experiment=smoke", "logger=none"]).data
     train, val, _ = split_sizes(data)
     assert (train, val) == (int(data.train_subset), int(data.val_size))
-    caption = recipe({"data.name": "cifar10", "data.val_size": val, "data.train_subset": data.train_subset})
-    assert caption.startswith(f"trained on {train:,} images ({val:,} held out for validation)")
+    run = pd.DataFrame([{"model": "jumpnet", "ablation": "full", "seed": 0, "data.name": "cifar10",
+                         "data.val_size": val, "data.train_subset": data.train_subset,
+                         "data.test_subset": data.test_subset}])
+    assert setup_items(run)["Splits"].startswith(f"train {train:,}, val {val:,}, test {int(data.test_subset):,}")

@@ -369,7 +369,7 @@ def test_status_of_a_preset_before_any_run_lists_its_arms(tmp_path, capsys):
     assert status_main([str(tmp_path / "experiments" / "smoke")]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"Sweep {tmp_path / 'experiments' / 'smoke'}: no run folder yet")
-    assert "Not started: 24 arm(s) of the preset:" in out and "jumpnet-full-s0" in out
+    assert "Not started: 10 arm(s) of the preset:" in out and "jumpnet-full-s0" in out
     assert not (tmp_path / "experiments").exists(), "status writes nothing"
 
 

@@ -140,3 +140,19 @@ def test_one_width_and_one_seed(report_sweep: Path, tmp_path: Path) -> None:
     report = render([one], tmp_path / "report")
     assert (report.arms["n"] == 1).all()
     check_figures(report)
+
+
+def test_a_seed_that_diverged_beside_completed_ones_is_named_in_the_ablation_figure(report_sweep: Path,
+                                                                                    tmp_path: Path) -> None:
+    """A variant with one seed diverged and the others completed: its bar says "+1 diverged", never hides it."""
+    sweep = copy_sweep(report_sweep, tmp_path / "div")
+    (record_path,) = [p for p in sweep.rglob("metrics.json")
+                      if (r := json.loads(p.read_text()))["ablation"] == "no_links" and r["seed"] == 1]
+    record = json.loads(record_path.read_text())
+    record.update(status="diverged", test_acc=None, test_loss=None, notes=["non-finite loss in epoch 1"])
+    record_path.write_text(json.dumps(record))
+    (record_path.parent / "predictions.npz").unlink(missing_ok=True)
+    report = render([sweep], tmp_path / "report")
+    fig = report.figures["fig_ablation_deltas"]
+    assert "+1 diverged" in [t.get_text() for t in texts(fig)]
+    assert not layout_problems(fig), layout_problems(fig)[:5]

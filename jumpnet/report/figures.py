@@ -261,6 +261,10 @@ def ablation_deltas(arms: pd.DataFrame) -> Figure:
     base = 0.9 + 0.16 * max(1, len(groups)) * max(1, len(variants)) ** 0.5
     fig = new_figure(base)
     ax = fig.add_subplot()
+    ends = pd.concat([rows["ci_low"], rows["ci_high"], rows["delta"], pd.Series([0.0]),
+                      rows.get("boot_low", pd.Series(dtype=float)), rows.get("boot_high", pd.Series(dtype=float)),
+                      *[pd.Series(list((d or {}).values()), dtype=float) for d in rows.get("seed_delta", [])]]).dropna()
+    right = max(float(ends.max()), 0.0)
     for j, variant in enumerate(variants):
         arm = rows[rows["ablation"].astype(str) == variant]
         pos = [groups.index(k) + (j - (len(variants) - 1) / 2) * slot
@@ -281,16 +285,17 @@ def ablation_deltas(arms: pd.DataFrame) -> Figure:
                 end = one["ci_low"] if one["delta"] < 0 else one["ci_high"]
                 ax.annotate("*", (end, y), xytext=(-3 if one["delta"] < 0 else 3, 0), textcoords="offset points",
                             ha="right" if one["delta"] < 0 else "left", va="center")
+            lost = count_note(one).split(", ", 1)[1:]  # runs not in the mean: "1 diverged", "2 failed"
             if pd.isna(one["delta"]):  # no completed run: say what happened where its bar would be
                 ax.plot([0], [y], marker="x", ms=5, mew=1.2, color=color)
-                ax.annotate(count_note(one).split(", ", 1)[-1], (0, y), xytext=(5, 0), textcoords="offset points",
+                ax.annotate(lost[0] if lost else "no run", (0, y), xytext=(5, 0), textcoords="offset points",
                             ha="left", va="center", fontsize=6)
+            elif lost:  # some seeds completed, others did not: the bar says so, right of everything drawn
+                ax.annotate(f"+{lost[0]}", (right, y), xytext=(3, 0), textcoords="offset points", ha="left",
+                            va="center", fontsize=6)
     ax.axvline(0, color="black", lw=0.6)
-    ends = pd.concat([rows["ci_low"], rows["ci_high"], rows["delta"], pd.Series([0.0]),
-                      rows.get("boot_low", pd.Series(dtype=float)), rows.get("boot_high", pd.Series(dtype=float)),
-                      *[pd.Series(list((d or {}).values()), dtype=float) for d in rows.get("seed_delta", [])]]).dropna()
     span = max(float(ends.max() - ends.min()), 1e-3)
-    text_room = 0.35 * span if rows["delta"].isna().any() else 0.0  # the "2 diverged" notes right of 0
+    text_room = 0.35 * span if missing[shown].any() else 0.0  # the "2 diverged" notes right of the bars
     ax.set_xlim(ends.min() - 0.1 * span, max(ends.max(), 0.0) + 0.1 * span + text_room)
     ax.set_yticks(range(len(groups)), [wrap(arm_label(n, k, w)) for n, k, w in groups])
     ax.set_ylim(max(1, len(groups)) - 0.5, -0.5)  # the first block on top, as in the tables
