@@ -179,8 +179,4 @@ class ResNetV2(Network):
                 in_ch = blocks[-1].out_channels
             stages.append(nn.Sequential(*blocks))
         self.learner = nn.Sequential(*stages)
-        self.finish(in_ch, post=PreActOutput(in_ch))
-        if zero_init_last:
-            for block in self.modules():
-                if isinstance(block, ResBlock):
-                    block.zero_init_last()
+        self.finish(in_ch, post=PreActOutput(in_ch), zero_init_last=zero_init_last)

@@ -16,7 +16,6 @@ from omegaconf import OmegaConf
 
 import jumpnet.models.cost as cost
 import jumpnet.models.factory as factory
-import jumpnet.models.matching as matching
 from jumpnet.config.compose import compose_config
 from jumpnet.models.cost import NetworkCosts, measure
 from jumpnet.models.factory import resolve_model
@@ -42,7 +41,7 @@ def table(text: str) -> dict[str, list[str]]:
 def costs(monkeypatch: pytest.MonkeyPatch) -> NetworkCosts:
     """A fresh cost cache, so a test counts the builds it causes."""
     fresh = NetworkCosts()
-    for module in (cost, factory, matching):
+    for module in (cost, factory):   # the modules that hold the cache
         monkeypatch.setattr(module, "COSTS", fresh)
     return fresh
 

@@ -106,17 +106,13 @@ class ModelSpec:
     def build(self) -> Network:
         return instantiate_model(self.target, self.name, self.arch, self.data, self.ablation)
 
-    def build_at(self, width_mult: float, ablation: dict) -> Network:
-        """The same model at another width, with other switches (the matched-width solve builds on ``meta``)."""
-        return instantiate_model(self.target, self.name, {**self.arch, "width_mult": width_mult}, self.data, ablation)
-
     def at(self, width_mult: float, ablation: dict) -> ModelSpec:
         """The same model at another width, with other switches (unchecked: the width solve's probes)."""
         return replace(self, arch={**self.arch, "width_mult": width_mult}, ablation=ablation)
 
     def costs(self, what: str) -> int:
         """``params``, ``flops`` or ``macs`` per image of the network this spec builds, counted once per process
-        for each distinct network (``cost.COSTS``, on ``meta``)."""
+        for each distinct network (``cost.COSTS``)."""
         return COSTS.count(self.network_key(), self.build, what, int(self.data["image_size"]))
 
     def widths(self, width_mult: float | None = None) -> dict:
@@ -173,8 +169,8 @@ def solve_match(spec: ModelSpec, match: str | None, solved: dict[str, ModelSpec]
     if solved is not None and key in solved:
         return solved[key]
     width = spec.arch["width_mult"]
-    solve = match_width(match, spec.build_at, spec.widths, width, spec.ablation, spec.data["image_size"],
-                        key_at=lambda w, ablation: spec.at(w, ablation).network_key())
+    solve = match_width(match, lambda w, switches: spec.at(w, switches).costs(match), spec.widths, width,
+                        spec.ablation)
     out = replace(spec, arch={**spec.arch, "width_mult": solve.width_mult}, solve=solve)
     if solved is not None:
         solved[key] = out

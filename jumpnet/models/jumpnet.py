@@ -148,8 +148,4 @@ class JumpNet(Network):
             layers.append(JumpGroup(width, n_filters, n_blocks, 2, links, self.merge_mode, conv_bias, residual))
             width = layers[-1].out_channels
         self.learner = nn.Sequential(*layers)
-        self.finish(width)
-        if zero_init_last:
-            for block in self.modules():
-                if isinstance(block, Block):
-                    block.zero_init_last()
+        self.finish(width, zero_init_last=zero_init_last)

@@ -6,22 +6,21 @@ variant's trainable parameters (or multiply-adds per image) come within
 Budgets are step functions of the width (widths are integers) that never
 decrease as it grows, so the solve guesses from budget ~ width squared, widens
 a bracket around the target geometrically, then bisects (in log width) down to
-the two neighbouring steps and keeps the nearer. It builds models on PyTorch's
-``meta`` device (shapes only: no memory, no initialization), counts parameters
-and runs one image through ``FlopCounterMode``, so a full-size model solves in
+the two neighbouring steps and keeps the nearer. Each probe is counted through
+``cost.COSTS`` (parameters, and one image through ``FlopCounterMode``; each
+distinct network built once per process), so a full-size model solves in
 seconds, before any data is read. Where no width lands within the tolerance,
 the nearest is used and the gap recorded (``match_gap``).
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from jumpnet.models.cost import COSTS, count_params, forward_flops
+from jumpnet.models.cost import count_params, forward_flops
 
 TOLERANCE = 0.02          # |ratio - 1| a matched arm must reach
 FULL = {"links": True, "merge": None, "head": None, "residual": True}  # the reference arm: ablation=full
@@ -105,33 +104,17 @@ def tidy(width_mult: float, widths: Callable[[float], dict]) -> float:
     return width_mult
 
 
-def match_width(match: str | None, build_at: Callable[[float, dict], torch.nn.Module],
-                widths: Callable[[float], dict], width_mult: float, ablation: dict, image_size: int,
-                key_at: Callable[[float, dict], str] | None = None) -> WidthSolve:
+def match_width(match: str | None, cost_at: Callable[[float, dict], int], widths: Callable[[float], dict],
+                width_mult: float, ablation: dict) -> WidthSolve:
     """Solve ``ablation``'s width so its ``match`` budget (``params`` or ``macs``) equals ``full``'s at ``width_mult``.
 
-    ``build_at(width, ablation)`` builds the model; ``widths(width)`` gives the integer widths a width builds, so
-    a width already counted is never built again. With ``key_at(width, ablation)`` (the network's key,
-    ``ModelSpec.network_key``) every count goes through the process's cache (``cost.COSTS``): the full arm's target
-    and each probe are built once, whichever arm or seed asks. ``match`` was checked when the config was composed
-    (the schema).
+    ``cost_at(width, switches)`` is that budget for the model at ``width`` with ``switches`` (``ModelSpec.costs``:
+    each distinct network built and counted once per process, so a probe whose integer widths were already counted
+    is never built again); ``widths(width)`` gives the integer widths a width builds (for the tidy width recorded).
+    ``match`` was checked when the config was composed (the schema).
     """
     if match is None:
         return WidthSolve(width_mult=width_mult)
-
-    def counted(width: float, switches: dict) -> int:
-        if key_at is None:
-            return budget(lambda: build_at(width, switches), match, image_size)
-        return COSTS.count(key_at(width, switches), lambda: build_at(width, switches), match, image_size)
-
-    target = counted(width_mult, FULL)
-    seen: dict[str, int] = {}
-
-    def cost(width: float) -> int:
-        key = json.dumps(widths(width), sort_keys=True)
-        if key not in seen:
-            seen[key] = counted(width, ablation)
-        return seen[key]
-
-    solved, value = solve_width(cost, target, width_mult)
+    target = cost_at(width_mult, FULL)
+    solved, value = solve_width(lambda width: cost_at(width, ablation), target, width_mult)
     return WidthSolve(match, target, tidy(solved, widths), value, value / target)

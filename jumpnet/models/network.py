@@ -113,8 +113,11 @@ class Network(nn.Module):
         self.image_size = image_size
         self.head_kind = self.resolve_head(head)
 
-    def finish(self, num_features: int, post: nn.Module | None = None, **head_kwargs) -> None:
-        """Attach the final activation and the task head, then initialise every layer."""
+    def finish(self, num_features: int, post: nn.Module | None = None, zero_init_last: bool = False,
+               **head_kwargs) -> None:
+        """Attach the final activation and the task head, then initialise every layer: He init, and with
+        ``zero_init_last`` (``model.zero_init_last``) each block that has a ``zero_init_last()`` method starts as
+        its shortcut (``layers.zero_last_conv``)."""
         self.post = post if post is not None else nn.Identity()
         shape = (num_features, 1, 1)
         if self.head_kind == "fc":
@@ -126,6 +129,10 @@ class Network(nn.Module):
             self.train(was_training)
         self.task = ClassifierHead(shape, self.num_classes, self.head_kind, **head_kwargs)
         he_init(self)
+        if zero_init_last:
+            for block in self.modules():
+                if block is not self and callable(getattr(block, "zero_init_last", None)):
+                    block.zero_init_last()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The tensor that enters the task head (global pooling, or the flatten of ``fc``)."""

@@ -9,23 +9,13 @@ preset. ``python -m jumpnet.describe model=X model.width_mult=W`` prints what ea
 """
 from __future__ import annotations
 
-import json
-
 from jumpnet.config.compose import compose_config
 from jumpnet.models.factory import check_model
-from jumpnet.models.matching import FULL, WidthSolve, budget, solve_width, tidy
+from jumpnet.models.matching import FULL, WidthSolve, solve_width, tidy
 
 
 def budget_width(overrides: list[str], target: int, what: str = "params") -> WidthSolve:
     """The width at which the ``full`` arm of the model ``overrides`` select costs ``target`` (params or MACs)."""
     spec = check_model(compose_config([*overrides, "ablation=full"]))
-    seen: dict[str, int] = {}
-
-    def cost(width: float) -> int:
-        key = json.dumps(spec.widths(width), sort_keys=True)
-        if key not in seen:
-            seen[key] = budget(lambda: spec.build_at(width, FULL), what, spec.data["image_size"])
-        return seen[key]
-
-    solved, value = solve_width(cost, target, 1.0)
+    solved, value = solve_width(lambda width: spec.at(width, FULL).costs(what), target, 1.0)
     return WidthSolve(what, target, tidy(solved, spec.widths), value, value / target)
