@@ -6,8 +6,8 @@ grid points are listed once per reason, the arms that share it named together. A
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pandas as pd
 
@@ -61,9 +61,9 @@ def left_out_lines(arms: list[Arm], strip) -> list[str]:
     groups: dict[str, dict[str, list[int]]] = {}
     for arm in arms:
         seed = int(arm.cfg.seed)
-        why = strip(arm.why)
         if arm.kind == "duplicate":  # the arm it duplicates has the same seed: name that arm, not its run
-            why = re.sub(rf"-s{seed}$", "", why)
+            arm = replace(arm, duplicate_of=arm_name(arm.duplicate_of, seed))
+        why = strip(arm.why)
         groups.setdefault(why, {}).setdefault(arm_name(strip(arm.name), seed), []).append(seed)
     lines = []
     for why, named in groups.items():
