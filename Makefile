@@ -11,7 +11,7 @@ NAME  ?= $(notdir $(patsubst %/,%,$(firstword $(SWEEP))))
 EXP   ?=
 ARGS  ?=
 
-.PHONY: help install lint test smoke ablation ablation_quick budget report bench plan status gpu-check data clean-venv
+.PHONY: help install lint test smoke jumpnet_cpu ablation ablation_quick budget report bench plan status gpu-check data clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -34,6 +34,10 @@ test: install lint ## lint, then the whole test suite (what CI runs)
 smoke: install ## the whole pipeline on a small real-data budget, on CPU; report in reports/smoke/
 	$(PY) run.py -m experiment=smoke; status=$$?; \
 	$(PY) -m jumpnet.report experiments/smoke --out reports/smoke || status=1; exit $$status
+
+jumpnet_cpu: install ## JumpNet's own ablation on real CIFAR-10 on 2 CPU cores (~6 h, resumable); report in reports/jumpnet_cpu/
+	$(PY) run.py -m experiment=jumpnet_cpu; status=$$?; \
+	$(PY) -m jumpnet.report experiments/jumpnet_cpu --out reports/jumpnet_cpu || status=1; exit $$status
 
 ablation: install ## the full study (conf/experiment/ablation.yaml, meant for GPUs); report in reports/ablation/
 	$(PY) run.py -m experiment=ablation; status=$$?; \
