@@ -7,6 +7,7 @@ The fast paths (``jumpnet.sweep.compose``, ``jumpnet.models.cost.NetworkCosts``)
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -221,3 +222,22 @@ def test_the_code_version_changes_with_the_familys_code(tmp_path, monkeypatch):
     (family / "helper.py").write_text("SCALE = 2\n")  # a sibling the family may import
     code_version.cache_clear()
     assert code_version(netmod.Net) != before
+
+
+def _dies_on_resnet(jobs: list[list[str]]):
+    """A worker task that dies as one killed by the OOM killer would, on ResNet's jobs."""
+    if "model=tiny_resnet_v2" in jobs[0]:
+        os._exit(9)
+    return REAL_PREPARE(jobs)
+
+
+REAL_PREPARE = prefetch_module._prepare
+
+
+def test_a_worker_that_dies_leaves_its_jobs_to_the_walk(exp_dir, costs, monkeypatch):
+    overrides = ["model=tiny_jumpnet,tiny_resnet_v2", "ablation=full,concat,add,no_links,add_matched",
+                 "seed=0,1", *TINY_DATA, "logger=none", "name=p", *WITH_TEST_CONF, f"paths.experiments_dir={exp_dir}"]
+    alone, _ = arms_of(overrides, workers=1)
+    monkeypatch.setattr(prefetch_module, "_prepare", _dies_on_resnet)
+    arms, prepared = arms_of(overrides, workers=2)
+    assert arms == alone and prepared < len(alone)  # no hang, no error: the same arms, the rest prepared by the walk

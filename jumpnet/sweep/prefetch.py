@@ -15,6 +15,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from omegaconf import DictConfig
@@ -51,10 +53,13 @@ def prefetch(jobs: Sequence[Sequence[str]], composer: SweepComposer,
     out: dict[tuple, Prepared] = {}
     _composer = composer
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for done, counts in pool.imap_unordered(_prepare, groups):
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            for task in as_completed([pool.submit(_prepare, group) for group in groups]):
+                done, counts = task.result()
                 out.update(done)
                 COSTS.add(counts)
+    except BrokenProcessPool:  # a worker died (killed, out of memory): the walk prepares what it did not hand back
+        pass
     finally:
         _composer = None
     return out
