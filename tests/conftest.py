@@ -6,11 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+if "PYTEST_XDIST_WORKER" not in os.environ:  # the session's own cost cache (jumpnet.paths.cost_store), workers share it
+    os.environ["JUMPNET_CACHE_DIR"] = tempfile.mkdtemp(prefix="jumpnet-test-cache-")
 CIFAR_ARCHIVE = Path(os.environ.get("JUMPNET_DATA_ARCHIVE", ROOT.parent / "shared/datasets/cifar10-jpeg.tar.xz"))
 
 # A JumpNet of ~5k parameters: the real code path, seconds per epoch on 2 cores.

@@ -7,24 +7,32 @@ The fast paths (``jumpnet.sweep.compose``, ``jumpnet.models.cost.NetworkCosts``)
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
+import torch
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from omegaconf import OmegaConf
+from torch.utils.flop_counter import FlopCounterMode
 
 import jumpnet.models.cost as cost
 import jumpnet.models.factory as factory
+import jumpnet.sweep.arms as arms_module
+import jumpnet.sweep.prefetch as prefetch_module
+from jumpnet.config.choices import STUDY_MODELS
 from jumpnet.config.compose import compose_config
-from jumpnet.models.cost import NetworkCosts, measure
+from jumpnet.models.cost import NetworkCosts, code_version, measure
 from jumpnet.models.factory import resolve_model
+from jumpnet.models.jumpnet import JumpNet
 from jumpnet.paths import CONF_DIR
 from jumpnet.plan import main
 from jumpnet.sweep import plan
-from jumpnet.sweep.arms import grid_jobs, load_sweep
+from jumpnet.sweep.arms import enumerate_arms, grid_jobs, load_sweep
 from jumpnet.sweep.compose import SweepComposer
 from jumpnet.sweep.grouping import seed_ranges
+from jumpnet.sweep.prefetch import prefetch
 from tests.conftest import TINY_DATA, WITH_TEST_CONF
 
 SEEDED = ["model=tiny_jumpnet,tiny_resnet_v2", "ablation=full,concat,add_matched", "seed=0,1,2", *TINY_DATA,
@@ -41,7 +49,7 @@ def table(text: str) -> dict[str, list[str]]:
 def costs(monkeypatch: pytest.MonkeyPatch) -> NetworkCosts:
     """A fresh cost cache, so a test counts the builds it causes."""
     fresh = NetworkCosts()
-    for module in (cost, factory):   # the modules that hold the cache
+    for module in (cost, factory, prefetch_module, arms_module):   # the modules that hold the cache
         monkeypatch.setattr(module, "COSTS", fresh)
     return fresh
 
@@ -69,6 +77,17 @@ def test_the_cost_cache_counts_what_a_direct_build_measures(costs):
         direct = measure(spec.build(), 32)  # a real model, built and measured on its own (describe's figures)
         assert (spec.costs("params"), spec.costs("flops"), spec.costs("macs")) == (
             direct["params"], direct["flops"], direct["macs"]), overrides
+
+
+@pytest.mark.parametrize("model", STUDY_MODELS)
+def test_the_flop_count_is_flop_counter_modes_on_every_family(model):
+    """``cost``'s counter uses ``torch.utils.flop_counter``'s formulas without its module tracker: the same total."""
+    ablation = "head_gap" if model == "plain_cnn" else "no_links"  # a switch each family has
+    net = resolve_model(compose_config([f"model={model}", f"ablation={ablation}"])).build().eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        net(torch.zeros(1, 3, 32, 32))
+    assert measure(net, 32)["flops"] == counter.get_total_flops() > 0
 
 
 def test_plan_prices_each_arm_from_one_build_of_its_network(exp_dir, costs):
@@ -121,3 +140,104 @@ def test_plan_has_one_row_per_arm_with_its_seeds_and_each_reason_for_leaving_out
                                         ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "0-9")])
 def test_seeds_collapse_into_ranges(seeds, text):
     assert seed_ranges(seeds) == text
+
+
+def arms_of(overrides: list[str], workers: int) -> tuple[list[tuple], int]:
+    """Every arm of the sweep, as the fields a tool reads, and how many jobs worker processes prepared."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration("config", overrides, RunMode.MULTIRUN)
+        jobs = grid_jobs(master.hydra.sweeper.get("params"), list(master.hydra.overrides.task), loader)
+        composer = SweepComposer(loader, master)
+        prepared = prefetch(jobs, composer, workers=workers)
+        arms = enumerate_arms(jobs, composer, prepared)
+    return [(a.name, a.kind, a.reason, a.duplicate_of, str(a.run_dir), OmegaConf.to_yaml(a.cfg),
+             a.spec and a.spec.model.network_key(), a.spec and a.spec.model.record()) for a in arms], len(prepared)
+
+
+def test_arms_prepared_by_worker_processes_are_the_arms_of_the_walk_alone(exp_dir, costs):
+    overrides = ["model=tiny_jumpnet,tiny_resnet_v2", "ablation=full,concat,add,no_links,add_matched",
+                 "seed=0,1", *TINY_DATA, "logger=none", "name=p", *WITH_TEST_CONF, f"paths.experiments_dir={exp_dir}"]
+    alone, none = arms_of(overrides, workers=1)
+    walked = costs.builds
+    costs.__init__()  # empty again: what the parent builds after the workers is what they failed to hand back
+    prefetched, prepared = arms_of(overrides, workers=2)
+    kinds = [arm[1] for arm in alone]
+    assert none == 0 and len(alone) == 20 and {"run", "invalid", "duplicate"} <= set(kinds)
+    assert prepared == 20  # every job; an invalid one without a spec (the walk checks it again, to classify it)
+    assert prefetched == alone  # configs (hydra node too), kinds, reasons, folders, networks, solved widths
+    assert walked > 0 and costs.builds == 0  # every network was counted in the workers, none again in the walk
+
+
+def tiny_net() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 2))
+
+
+def unbuildable() -> torch.nn.Module:
+    raise AssertionError("counted again: the store was not read")
+
+
+def test_counts_are_kept_between_processes_and_a_damaged_store_is_counted_again(tmp_path):
+    path = tmp_path / "cache" / "network-costs.json"
+    first = NetworkCosts(lambda: path)
+    params, flops = first.count("net v1", tiny_net, "params", 8), first.count("net v1", tiny_net, "flops", 8)
+    first.save()
+    again = NetworkCosts(lambda: path)  # the next process
+    assert (again.count("net v1", unbuildable, "params", 8), again.count("net v1", unbuildable, "macs", 8)) == (
+        params, flops // 2) and again.builds == 0
+    assert again.count("net v2", tiny_net, "params", 8) == params and again.builds == 1  # another code version
+
+    for damage in ("{not json", '["a list"]', '{"net v1": {"params": -3, "flops": "many"}}', ""):
+        path.write_text(damage)
+        recount = NetworkCosts(lambda: path)
+        assert recount.count("net v1", tiny_net, "params", 8) == params and recount.builds == 1, damage
+        recount.save()
+        assert json.loads(path.read_text())["net v1"] == {"params": params, "flops": flops}
+
+    blocked = NetworkCosts(lambda: tmp_path / "a-file" / "network-costs.json")
+    (tmp_path / "a-file").write_text("not a folder")
+    blocked.count("net v1", tiny_net, "params", 8)
+    blocked.save()  # a cache that cannot be written is no error: the counts are taken again next time
+
+
+def test_a_second_plan_builds_no_network(exp_dir, tmp_path, monkeypatch):
+    overrides = [*SEEDED, f"paths.experiments_dir={exp_dir}"]
+    for expected in ("some", 0):
+        fresh = NetworkCosts(lambda: tmp_path / "network-costs.json")  # a new process, the same store
+        for module in (cost, factory, prefetch_module, arms_module):
+            monkeypatch.setattr(module, "COSTS", fresh)
+        load_sweep(overrides)
+        assert (fresh.builds > 0) if expected == "some" else fresh.builds == 0
+
+
+def test_the_code_version_changes_with_the_familys_code(tmp_path, monkeypatch):
+    family = tmp_path / "family"
+    family.mkdir()
+    (family / "netmod.py").write_text("class Net:\n    width = 1\n")
+    monkeypatch.syspath_prepend(str(family))
+    import netmod  # noqa: PLC0415 - a module made by this test
+
+    before = code_version(netmod.Net)
+    assert before == code_version(netmod.Net) and before != code_version(JumpNet)
+    (family / "helper.py").write_text("SCALE = 2\n")  # a sibling the family may import
+    code_version.cache_clear()
+    assert code_version(netmod.Net) != before
+
+
+def _dies_on_resnet(jobs: list[list[str]]):
+    """A worker task that dies as one killed by the OOM killer would, on ResNet's jobs."""
+    if "model=tiny_resnet_v2" in jobs[0]:
+        os._exit(9)
+    return REAL_PREPARE(jobs)
+
+
+REAL_PREPARE = prefetch_module._prepare
+
+
+def test_a_worker_that_dies_leaves_its_jobs_to_the_walk(exp_dir, costs, monkeypatch):
+    overrides = ["model=tiny_jumpnet,tiny_resnet_v2", "ablation=full,concat,add,no_links,add_matched",
+                 "seed=0,1", *TINY_DATA, "logger=none", "name=p", *WITH_TEST_CONF, f"paths.experiments_dir={exp_dir}"]
+    alone, _ = arms_of(overrides, workers=1)
+    monkeypatch.setattr(prefetch_module, "_prepare", _dies_on_resnet)
+    arms, prepared = arms_of(overrides, workers=2)
+    assert arms == alone and prepared < len(alone)  # no hang, no error: the same arms, the rest prepared by the walk

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jumpnet.config.choices import MODEL_DISPLAY
 from jumpnet.errors import ConfigError, JumpnetError, did_you_mean
-from jumpnet.models.cost import COSTS
+from jumpnet.models.cost import COSTS, code_version
 from jumpnet.models.matching import WidthSolve, match_width
 from jumpnet.models.network import Network
 
@@ -113,7 +113,8 @@ class ModelSpec:
     def costs(self, what: str) -> int:
         """``params``, ``flops`` or ``macs`` per image of the network this spec builds, counted once per process
         for each distinct network (``cost.COSTS``)."""
-        return COSTS.count(self.network_key(), self.build, what, int(self.data["image_size"]))
+        return COSTS.count(f"{self.network_key()} {code_version(self.cls)}", self.build, what,
+                           int(self.data["image_size"]))
 
     def widths(self, width_mult: float | None = None) -> dict:
         """The integer widths the model is built with (``width_mult`` applied), or would be at ``width_mult``."""

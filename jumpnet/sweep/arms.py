@@ -29,6 +29,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,12 @@ from omegaconf import DictConfig
 
 from jumpnet.config.naming import is_neutral
 from jumpnet.errors import AblationError, ConfigError, JumpnetError
+from jumpnet.models.cost import COSTS
 from jumpnet.models.factory import ModelSpec
 from jumpnet.paths import CONF_DIR
 from jumpnet.run.spec import RunSpec, resolve_run
-from jumpnet.sweep.compose import SweepComposer
+from jumpnet.sweep.compose import SweepComposer, folder_of
+from jumpnet.sweep.prefetch import Prepared, prefetch
 
 
 @dataclass
@@ -57,18 +60,17 @@ class Arm:
     error: JumpnetError | None = None  # invalid, bad_config: the error (its fix; the sweeper raises a bad_config's)
     duplicate_of: str | None = None   # duplicate: the folder (``name``) of the earlier arm that builds the same network
     spec: RunSpec | None = None       # run: its checked spec (the model at its solved width), so no reader checks again
+    folder: str | None = None         # ``name``, where it was resolved already (a worker: ``jumpnet.sweep.prefetch``)
 
     @property
     def label(self) -> str:
         return " ".join(self.overrides)
 
-    @property
+    @cached_property
     def name(self) -> str:
-        """The arm's folder inside the sweep (``jumpnet-full-s0``, with override levels when there are any)."""
-        try:
-            return str(Path(str(self.cfg.hydra.sweep.subdir)))
-        except Exception:  # a config too broken to name its folder
-            return self.label
+        """The arm's folder inside the sweep (``jumpnet-full-s0``, with override levels when there are any); resolved
+        once (its resolvers name the ablation and shorten the overrides: ~2 ms a call, and every tool asks often)."""
+        return self.folder or folder_of(self.cfg, self.label)
 
     @property
     def left_out(self) -> bool:
@@ -92,27 +94,36 @@ def network_key(spec: RunSpec, job: Sequence[str]) -> tuple:
     return rest + (spec.model.network_key(),)
 
 
-def enumerate_arms(jobs: Sequence[Sequence[str]], load: Callable[[list[str]], DictConfig]) -> list[Arm]:
-    """Classify every job of the grid (in grid order); ``load`` composes one job's config, Hydra node included."""
+def enumerate_arms(jobs: Sequence[Sequence[str]], load: Callable[[list[str]], DictConfig],
+                   prepared: dict[tuple, Prepared] | None = None) -> list[Arm]:
+    """Classify every job of the grid (in grid order); ``load`` composes one job's config, Hydra node included.
+
+    ``prepared``: jobs already composed and checked elsewhere (``jumpnet.sweep.prefetch``), by their overrides."""
 
     arms: list[Arm] = []
     networks: dict[tuple, str] = {}
     solved: dict[str, ModelSpec] = {}  # a matched arm's width, solved once per model x ablation x data, not per seed
+    prepared = prepared or {}
     for job in map(list, jobs):
-        cfg = load(job)
-        try:
-            spec = resolve_run(cfg, solved)  # the run's own validation pass, once per arm
-        except AblationError as err:
-            arms.append(Arm(job, "invalid", cfg, err.message, error=err))
-            continue
-        except JumpnetError as err:
-            arms.append(Arm(job, "bad_config", cfg, err.message, error=err))
-            continue
+        ready = prepared.get(tuple(job))
+        if ready is not None and ready.spec is not None:
+            cfg, spec, folder = ready.cfg, ready.spec, ready.folder
+        else:  # not prepared, or its check failed there: checked here, where the error is classified
+            cfg, folder = (ready.cfg if ready is not None else load(job)), None
+            try:
+                spec = resolve_run(cfg, solved)  # the run's own validation pass, once per arm
+            except AblationError as err:
+                arms.append(Arm(job, "invalid", cfg, err.message, error=err))
+                continue
+            except JumpnetError as err:
+                arms.append(Arm(job, "bad_config", cfg, err.message, error=err))
+                continue
         key = network_key(spec, job)
         if key in networks:
-            arms.append(Arm(job, "duplicate", cfg, duplicate_of=networks[key]))
+            arms.append(Arm(job, "duplicate", cfg, duplicate_of=networks[key], folder=folder))
             continue
-        arm = Arm(job, "run", cfg, run_dir=Path(cfg.hydra.sweep.dir) / str(cfg.hydra.sweep.subdir), spec=spec)
+        arm = Arm(job, "run", cfg, spec=spec, folder=folder)
+        arm.run_dir = Path(str(cfg.hydra.sweep.dir)) / arm.name
         networks[key] = arm.name
         arms.append(arm)
     return arms
@@ -162,4 +173,7 @@ def load_sweep(overrides: Sequence[str]) -> tuple[DictConfig, list[Arm]]:
                                 f"cover grid sweeps (hparams_search=grid, the default)")
         jobs = grid_jobs(master.hydra.sweeper.get("params"), list(master.hydra.overrides.task), loader,
                          master.hydra.sweeper.get("arms"))
-        return master, enumerate_arms(jobs, SweepComposer(loader, master))
+        composer = SweepComposer(loader, master)
+        arms = enumerate_arms(jobs, composer, prefetch(jobs, composer))
+        COSTS.save()  # the next plan or status of these arms builds no network
+        return master, arms
