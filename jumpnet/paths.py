@@ -13,6 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = PROJECT_ROOT / "conf"
 ABLATION_PRESETS_DIR = CONF_DIR / "ablation"
 REPORTS_DIR = PROJECT_ROOT / "reports"
+ESTIMATES_FILE = "estimates.json"  # in a sweep folder: make plan's estimate of each run, kept at launch (the report's)
 
 
 def cost_store() -> Path:

@@ -118,5 +118,5 @@ def test_a_report_without_a_completed_full_arm(report_sweep: Path, tmp_path: Pat
     for run_dir in list(none.rglob("jumpnet-full-s*")):
         shutil.rmtree(run_dir)
     report = build_report([none], tmp_path / "r2")
-    assert [t.name for t in report.tables] == ["ablations"] and set(report.figures) >= {"fig_ablation_deltas"}
+    assert [t.name for t in report.tables] == ["ablations", "time"] and set(report.figures) >= {"fig_ablation_deltas"}
     assert "No Table 1 (architectures): no run of a `full` variant" in (tmp_path / "r2" / "README.md").read_text()

@@ -51,11 +51,11 @@ import jumpnet.config  # noqa: F401 - the resolvers that name run folders (jumpn
 from jumpnet.atomic import write_error
 from jumpnet.config.naming import check_repeated
 from jumpnet.data.identity import data_identity
-from jumpnet.errors import ConfigError, DataError
+from jumpnet.errors import ConfigError, DataError, JumpnetError
 from jumpnet.run.attempts import final_record
 from jumpnet.run.folder import FINAL, RecordUnreadable, RunBusy, run_status, wait_until_free
 from jumpnet.sweep.arms import enumerate_arms, grid_jobs
-from jumpnet.sweep.eta import eta_line
+from jumpnet.sweep.eta import eta_line, keep_estimates
 from jumpnet.sweep.summary import SweepFailed, left_out_row, one_line, summarize
 
 __all__ = ["SweepFailed", "ValidGridSweeper", "ValidGridSweeperConf"]
@@ -98,7 +98,7 @@ class ValidGridSweeper(BasicSweeper):
         def compact(arm):
             return (" ".join(o for o in arm.overrides if o.split("=", 1)[0] in varying) or arm.label)
         kept: List[List[str]] = []
-        launching = []
+        launching, runs = [], []
         for arm in enumerate_arms(jobs, self._job_config):
             if arm.kind == "bad_config":  # bad input: stop before any job starts
                 err = arm.error
@@ -111,6 +111,7 @@ class ValidGridSweeper(BasicSweeper):
                 self.left_out.append(left_out_row(arm, compact(arm)))
                 continue
             self.run_dirs.append(arm.run_dir)
+            runs.append(arm)
             done = self._done_before(arm.cfg, arm.run_dir)
             if done:
                 log.info(f"Already {done}, skipped: {arm.run_dir}")
@@ -124,6 +125,10 @@ class ValidGridSweeper(BasicSweeper):
                               "see the warnings above for what each model supports")
         log.info(f"Sweep: {len(self.run_dirs)} runs, {len(self.skipped_done)} already completed, "
                  f"{len(kept)} to launch" + (f", {len(self.left_out)} arms left out" if self.left_out else ""))
+        try:  # each run's estimate, kept for the report (Time table); a cache of the plan, never worth a failed sweep
+            keep_estimates(Path(str(self.config.hydra.sweep.dir)), runs)
+        except (OSError, JumpnetError) as err:
+            log.warning(f"Estimates not kept in {self.config.hydra.sweep.dir}: {err}")
         if not kept:
             return []
         log.info(eta_line(launching))  # make plan's estimate of what is launched (jumpnet.sweep.eta)

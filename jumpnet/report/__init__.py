@@ -2,8 +2,9 @@
 
 Reads every ``metrics.json`` (and ``.hydra/config.yaml``, and ``predictions.npz``)
 under the folders, writes the tidy ``runs.csv``, ``arms.csv`` and ``history.csv``, the tables (Markdown and LaTeX:
-architectures, ablations, and accuracy at equal budget where families were
-measured at several widths), four figures (PDF and PNG) and a README that states the setup and also
+architectures, ablations, accuracy at equal budget where families were
+measured at several widths, and time: each run's wall time beside the plan's estimate, and time to a reference
+accuracy), four figures (PDF and PNG) and a README that states the setup and also
 lists every run left out of the tables, every seed run twice, and every run
 without per-image predictions.
 """
@@ -25,6 +26,7 @@ from jumpnet.report.families import describe
 from jumpnet.report.figures import build_figures, save_figures
 from jumpnet.report.readme import write_readme
 from jumpnet.report.setup import compact, setup_items
+from jumpnet.report.timing import time_table
 from jumpnet.report.units import PerImage, load_predictions
 
 
@@ -54,13 +56,14 @@ def build_report(dirs: list[str | Path], out: str | Path) -> Report:
     every = run_table(runs)
     setup = setup_items(every[every["status"] == "completed"])
     data = tbl.describe_data(runs.completed)
+    timing, per_run = time_table(runs.completed, runs.history, runs.dirs)
     tables = [tbl.architectures(arms, data), ablations(arms, data, describe(runs.primary)),
-              equal_budget(arms, data, runs.budgets, runs.primary)]
+              equal_budget(arms, data, runs.budgets, runs.primary), timing]
     tables = [t for t in tables if t is not None]
     for table in tables:
         table.setup = compact(setup)
         table.write(out)
-    write_exports(out, runs, arms)
+    write_exports(out, runs, arms, per_run)
     figures = build_figures(arms, runs.history)
     save_figures(figures, out)
     write_readme(out, runs, tables, list(figures), data, per_image, setup)

@@ -56,6 +56,10 @@ RUN_COLUMNS = {
     "width, setting, setting_key, model_name": "as in arms.csv",
     "data_key, data_label": "what the run was measured on (data_id and test subset)",
     "<group>.<key>": "every key of the run's .hydra/config.yaml, dotted (trainer.epochs, data.val_size, ...)",
+    "estimate_s": "make plan's estimate of the run's wall time (s), kept by the sweeper before it ran (estimates.json)",
+    "ratio": "wall_time_s / estimate_s",
+    "reach_epoch, reach_s": "first epoch whose val_acc reached the Time table's reference (82%), and the wall time "
+                            "to its end (s); empty: not reached",
 }
 HISTORY_COLUMNS = {
     "run_dir, model, model_name, ablation, seed, width, setting, setting_key, status": "the run, as in runs.csv",
@@ -92,9 +96,13 @@ def arm_table(arms: pd.DataFrame) -> pd.DataFrame:
     return table[[*first, *[c for c in table.columns if c not in first]]]
 
 
-def write_exports(out: Path, runs: Runs, arms: pd.DataFrame) -> list[str]:
-    """Write the three CSVs into ``out``; return their names."""
-    run_table(runs).to_csv(out / "runs.csv", index=False)
+def write_exports(out: Path, runs: Runs, arms: pd.DataFrame, timing: pd.DataFrame | None = None) -> list[str]:
+    """Write the three CSVs into ``out`` (``timing``: the Time table's per-run columns, joined to runs.csv); return
+    their names."""
+    table = run_table(runs)
+    if timing is not None:
+        table = table.merge(timing.drop(columns=["wall_s"]), on="run_dir", how="left")
+    table.to_csv(out / "runs.csv", index=False)
     arm_table(arms).to_csv(out / "arms.csv", index=False)
     runs.history.to_csv(out / "history.csv", index=False)
     return list(COLUMNS)
