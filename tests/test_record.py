@@ -13,7 +13,8 @@ from jumpnet.train.loop import FitResult
 from tests.conftest import SPEC_KEYS, TINY_DATA, TINY_JUMPNET
 
 STEP_KEYS = {"splits", "test_subset_used", "channels_last", "threads", "init_lottery", "best_epoch",
-             "resumed_from_epoch", "notes", "wall_time_s", "finished_at", "error", "reason", "checkpoint_discarded"}
+             "resumed_from_epoch", "notes", "wall_time_s", "wall_time_total_s", "finished_at", "error", "reason",
+             "checkpoint_discarded"}
 
 
 def start(*overrides: str, note: str | None = None) -> RunRecord:

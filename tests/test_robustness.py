@@ -87,6 +87,11 @@ def test_ctrl_c_records_interrupted_with_the_epochs_done_and_resumes(tmp_path, m
     done = record(run_dir)
     assert done["status"] == "completed" and done["resumed_from_epoch"] == 1 and done["epochs"] == 3
     assert [json.loads(p.read_text())["status"] for p in run_dir.glob("previous/*/metrics.json")] == ["interrupted"]
+    # the run's wall time is both attempts': the first one's up to its checkpoint, then the whole second one
+    kept = torch.load(run_dir / "checkpoint.pt", weights_only=True)["wall_time_s"]
+    assert 0 < stopped["wall_time_total_s"] == stopped["wall_time_s"]
+    assert done["wall_time_total_s"] > done["wall_time_s"] > 0 and kept < done["wall_time_total_s"]
+    assert done["wall_time_total_s"] - done["wall_time_s"] <= stopped["wall_time_s"]
 
 
 @pytest.mark.parametrize("damage", ["garbage", "cut"])

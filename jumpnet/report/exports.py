@@ -57,9 +57,9 @@ RUN_COLUMNS = {
     "data_key, data_label": "what the run was measured on (data_id and test subset)",
     "<group>.<key>": "every key of the run's .hydra/config.yaml, dotted (trainer.epochs, data.val_size, ...)",
     "estimate_s": "make plan's estimate of the run's wall time (s), kept by the sweeper before it ran (estimates.json)",
-    "ratio": "wall_time_s / estimate_s",
-    "reach_epoch, reach_s": "first epoch whose val_acc reached the Time table's reference (82%), and the wall time "
-                            "to its end (s); empty: not reached",
+    "ratio": "the run's wall time (wall_time_total_s: every attempt's; else wall_time_s) / estimate_s",
+    "reach_epoch, reach_s": "first epoch whose val_acc reached the Time table's reference (82%), and the training "
+                            "time to its end (s, validation excluded); empty: not reached",
 }
 HISTORY_COLUMNS = {
     "run_dir, model, model_name, ablation, seed, width, setting, setting_key, status": "the run, as in runs.csv",
@@ -67,7 +67,7 @@ HISTORY_COLUMNS = {
     "train_loss, train_acc": "training loss and accuracy (fraction) of that epoch",
     "val_loss, val_acc": "on the validation split (empty with data.val_size=0)",
     "lr": "learning rate at the epoch's end",
-    "time_s": "the epoch's wall time (s)",
+    "time_s": "the epoch's training wall time (s; its validation pass excluded)",
 }
 COLUMNS = {"runs.csv": RUN_COLUMNS, "arms.csv": ARM_COLUMNS, "history.csv": HISTORY_COLUMNS}
 

@@ -5,7 +5,7 @@ One row per arm (model x width x setting x variant) of completed runs: the wall 
 over its runs), ``make plan``'s estimate of a run before it was launched (the sweeper keeps it in the sweep
 folder's ``estimates.json``: ``jumpnet.sweep.eta``) and the ratio of the two, and the first epoch at which the
 validation accuracy reached ``reference`` (default: the 82% test accuracy of the Keras JumpNet notebook, the bar
-the seeds set), with the wall time to that epoch. Validation, not test: the test split is measured once, with the
+the seeds set), with the training time to that epoch. Validation, not test: the test split is measured once, with the
 selected weights, so it has no history. Wall times include whatever else the machine ran meanwhile.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ def read_estimates(dirs: list[Path]) -> dict[str, float]:
 
 
 def reached(history: pd.DataFrame, reference: float) -> pd.DataFrame:
-    """Per run: the first epoch whose validation accuracy is at least ``reference``, and the wall time to its end."""
+    """Per run: the first epoch whose validation accuracy is at least ``reference``, and the training time to it."""
     rows = []
     for run_dir, epochs in history.sort_values("epoch").groupby("run_dir", sort=False):
         hit = epochs[epochs["val_acc"].astype(float) >= reference] if "val_acc" in epochs else epochs.iloc[:0]
@@ -55,7 +55,9 @@ def time_table(completed: pd.DataFrame, history: pd.DataFrame, dirs: list[Path],
     runs = completed.copy()
     estimates = read_estimates(dirs)
     runs["estimate_s"] = [estimates.get(str(Path(d).resolve()), np.nan) for d in runs["run_dir"]]
-    runs["wall_s"] = pd.to_numeric(runs.get("wall_time_s", runs.get("train_time_s")), errors="coerce")
+    total = runs["wall_time_total_s"] if "wall_time_total_s" in runs else pd.Series(np.nan, index=runs.index)
+    single = runs["wall_time_s"] if "wall_time_s" in runs else pd.Series(np.nan, index=runs.index)
+    runs["wall_s"] = pd.to_numeric(total.fillna(single), errors="coerce")  # every attempt's, where it was kept
     runs["ratio"] = runs["wall_s"] / runs["estimate_s"]
     hist = history if not history.empty else pd.DataFrame(columns=["run_dir", "epoch", "val_acc", "time_s"])
     runs = runs.merge(reached(hist, reference), on="run_dir", how="left")
@@ -78,11 +80,12 @@ def time_table(completed: pd.DataFrame, history: pd.DataFrame, dirs: list[Path],
         text = group_columns(frame, text)
         text["Variant"] = frame["ablation"].astype(str)
         text = pd.concat([text, frame.iloc[:, len(ARM) + 1:]], axis=1)
-    caption = (f"Time. Wall time of each completed run (mean, and [min-max] over the arm's runs; it includes "
-               f"whatever else the machine ran meanwhile) beside `make plan`'s estimate, made before the run from "
-               f"`make bench`'s figures ({ESTIMATES_FILE} in the sweep folder; a dash: none was kept), and the first "
-               f"epoch at which validation accuracy reached {pct} (median over the runs that reached it), with the "
-               f"wall time to that epoch's end. Validation, not test: test accuracy is measured once, at the end.")
+    caption = ("Time. Wall time of each completed run, every attempt of a resumed run included (mean, and "
+               "[min-max] over the arm's runs; it includes whatever else the machine ran meanwhile) beside "
+               "`make plan`'s estimate, made before the run from `make bench`'s figures (" + ESTIMATES_FILE +
+               " in the sweep folder; a dash: none was kept), and the first epoch at which validation accuracy "
+               f"reached {pct} (median over the runs that reached it), with the training time to that epoch's end "
+               "(validation passes excluded). Validation, not test: test accuracy is measured once, at the end.")
     table = Table("time", text, pd.DataFrame(False, index=text.index, columns=text.columns), caption)
     keep = ["run_dir", "wall_s", "estimate_s", "ratio", "reach_epoch", "reach_s"]
     return table, runs[keep]

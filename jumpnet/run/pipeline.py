@@ -55,6 +55,7 @@ from jumpnet.run.steps import (
     tracking,
     watchdog,
 )
+from jumpnet.train.checkpoint import WALL_TIME
 from jumpnet.train.lottery import init_lottery
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,8 @@ def attempt(spec: RunSpec, run_dir: Path, record: RunRecord, resume: dict | None
         except JumpnetError as write_err:
             log.error(f"{write_err}")
         failure = err
-    record = ended(published.latest(), time.perf_counter() - started, **outcome)
+    before = float((resume or {}).get(WALL_TIME, 0.0))  # earlier attempts, up to the checkpoint this one resumed
+    record = ended(published.latest(), time.perf_counter() - started, before, **outcome)
     try:
         write_json_atomic(run_dir / METRICS, record.to_json())
     except JumpnetError as write_err:  # the earlier record is intact; say so, and never hide the first error

@@ -114,7 +114,8 @@ class RunRecord:
     resumed_from_epoch: int = ABSENT
     notes: list[str] = ABSENT
     # how it ended
-    wall_time_s: float = ABSENT
+    wall_time_s: float = ABSENT         # this attempt's
+    wall_time_total_s: float = ABSENT   # every attempt's: earlier ones up to their last checkpoint, and this one
     finished_at: str = ABSENT
     error: str = ABSENT
     reason: str = ABSENT                # "stalled" (the watchdog)
@@ -206,9 +207,11 @@ def _notes(record: RunRecord) -> list[str]:
     return [] if record.notes is ABSENT else list(record.notes)
 
 
-def ended(record: RunRecord, wall_time_s: float, **outcome: Any) -> RunRecord:
-    """The attempt's last record: its outcome (status, error, saved progress) and when it ended."""
-    return replace(record, **outcome, wall_time_s=round(wall_time_s, 3), finished_at=now())
+def ended(record: RunRecord, wall_time_s: float, before_s: float = 0.0, **outcome: Any) -> RunRecord:
+    """The attempt's last record: its outcome (status, error, saved progress) and when it ended; ``before_s``: the
+    wall time of the earlier attempts, as the checkpoint it resumed from kept it."""
+    return replace(record, **outcome, wall_time_s=round(wall_time_s, 3),
+                   wall_time_total_s=round(before_s + wall_time_s, 3), finished_at=now())
 
 
 def stalled(record: RunRecord, message: str) -> RunRecord:

@@ -21,6 +21,8 @@ import torch
 
 from jumpnet.atomic import unique_path, write_bytes_atomic
 
+WALL_TIME = "wall_time_s"  # a checkpoint's key: wall time of every attempt so far, up to this checkpoint (s)
+
 log = logging.getLogger(__name__)
 # What a resumable checkpoint must hold (train.Trainer._state writes them).
 REQUIRED = ("epoch", "model", "optimizer", "scheduler", "history", "rng", "loader_rng")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from jumpnet.data.fast_loader import BatchLoader
-from jumpnet.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from jumpnet.train.checkpoint import WALL_TIME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from jumpnet.train.compile import compile_mode, compile_model, mark_step
 from jumpnet.train.evaluate import autocast_for, evaluate
 from jumpnet.train.optim import build_optimizer, build_scheduler
@@ -81,6 +82,7 @@ class Trainer:
         self.compile_mode = compile_mode(trainer.get("compile", False))
         self.forward = compile_model(model, self.compile_mode, compile_backend)
         self.extra_state: dict = {}   # saved with every checkpoint (the pipeline's data identity)
+        self.started, self.wall_before = time.perf_counter(), 0.0  # this attempt's start; earlier attempts' wall
         self.saved_epoch = 0          # the last epoch a checkpoint holds: what an interrupted run has done
         self.result: FitResult | None = None
 
@@ -91,7 +93,8 @@ class Trainer:
                 "best_val_acc": result.best_val_acc, "best_epoch": result.best_epoch, "best_model": best_state,
                 "train_time_s": result.train_time_s, "images_seen": result.images_seen,
                 "rng": rng_state(), "loader_rng": self.train_loader.generator.get_state(),
-                "finished": finished, "notes": list(result.notes), **self.extra_state}
+                "finished": finished, "notes": list(result.notes),
+                WALL_TIME: self.wall_before + time.perf_counter() - self.started, **self.extra_state}
 
     def _restore(self, result: FitResult, state: dict) -> tuple[int, dict]:
         self.model.load_state_dict(state["model"])
@@ -102,6 +105,7 @@ class Trainer:
         result.history, result.best_val_acc = state["history"], state["best_val_acc"]
         result.best_epoch, result.train_time_s = state["best_epoch"], state["train_time_s"]
         result.images_seen, result.resumed_from = state["images_seen"], state["epoch"]
+        self.wall_before = float(state.get(WALL_TIME, 0.0))  # a checkpoint written before it was kept: 0
         log.info(f"Resumed from {self.checkpoint_path} after epoch {state['epoch']}")
         return state["epoch"], state["best_model"]
 
