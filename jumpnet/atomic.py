@@ -48,7 +48,10 @@ def write_error(path: Path, err: OSError) -> WriteError:
     """One line: the path, the errno and what to do; the earlier file is still there."""
     code = errno.errorcode.get(err.errno, str(err.errno)) if err.errno else "?"
     message = f"cannot write {path}: [Errno {err.errno} {code}] {err.strerror or err}"
-    fix = "free space on that filesystem (or point paths.experiments_dir / data.root elsewhere) and run the same " \
+    first = {errno.ENOENT: "create its folder", errno.ENOTDIR: "make its folder a folder, not a file",
+             errno.EROFS: "make that filesystem writable", errno.EACCES: "make that folder writable",
+             errno.EPERM: "make that folder writable"}.get(err.errno, "free space on that filesystem")
+    fix = f"{first} (or point paths.experiments_dir / data.root elsewhere) and run the same " \
           "command again: what was saved before is intact (the earlier record, and the last checkpoint if one was " \
           "saved: the run resumes from it)"
     return WriteError(message, fix)

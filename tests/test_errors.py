@@ -2,11 +2,15 @@
 with the closest valid name suggested; no traceback unless HYDRA_FULL_ERROR=1."""
 from __future__ import annotations
 
+import errno
+import os
 import pickle
+from pathlib import Path
 
 import pytest
 
 from hydra_plugins.jumpnet_sweeper.valid_grid_sweeper import SweepFailed
+from jumpnet.atomic import write_error
 from jumpnet.config.compose import compose_config
 from jumpnet.data import DataError
 from jumpnet.errors import AblationError, ConfigError, JumpnetError, SweepError, explain, run_cli
@@ -65,3 +69,11 @@ def test_hydra_full_error_gives_the_traceback_and_a_bug_keeps_it(capsys, monkeyp
         run_cli(lambda: {}["missing"])                   # not ours: a bug, shown with its traceback
     err = capsys.readouterr().err
     assert "Traceback" in err and "KeyError: 'missing'" in err
+
+
+@pytest.mark.parametrize("code,fix", [(errno.ENOSPC, "free space"), (errno.ENOENT, "create its folder"),
+                                      (errno.EROFS, "make that filesystem writable"),
+                                      (errno.EACCES, "make that folder writable")])
+def test_a_write_error_names_the_fix_for_its_errno(code, fix):
+    err = write_error(Path("/x/metrics.json"), OSError(code, os.strerror(code)))
+    assert err.message.startswith("cannot write /x/metrics.json: [Errno") and err.fix.startswith(fix)

@@ -58,5 +58,6 @@ def keep_estimates(sweep_dir: Path, arms: Sequence[Arm], reports: Path = REPORTS
         row = price_arm(arm, flops, figures, None)
         if row["_s"] is not None:
             kept[arm.name] = {"estimate_s": round(row["_s"], 1), "device": row["_device"], "made_at": now}
+    path.parent.mkdir(parents=True, exist_ok=True)  # a new sweep's folder: Hydra makes it only when a job starts
     write_text_atomic(path, json.dumps({"runs": kept}, indent=1, sort_keys=True) + "\n")
     return len(new)
