@@ -25,7 +25,7 @@ from jumpnet.models.cost import COSTS
 from jumpnet.run.spec import RunSpec, resolve_run
 from jumpnet.sweep.compose import SweepComposer, folder_of
 
-MAX_WORKERS = 4          # past this, forking and pickling configs back costs more than it saves
+MAX_WORKERS = 4          # a cap (measured only up to 2): the ablation grid has 60 compositions to share out
 MIN_COMPOSITIONS = 8     # fewer distinct configs than this: not worth a worker's start
 
 _composer: SweepComposer | None = None  # the parent's composer, inherited by the forked workers
