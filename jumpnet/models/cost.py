@@ -67,9 +67,9 @@ def forward_flops(build: Callable[[], nn.Module], image_size: int, in_chans: int
 class _FlopSum(TorchDispatchMode):
     """``FlopCounterMode``'s count (its formulas: ``flop_registry``, per aten op) without its per-module tracker.
 
-    The tracker hooks every module and costs most of a count (2-3x, and ~1 s on the first use in a process);
-    nothing here reads a per-module breakdown. ``tests/test_plan_fast.py`` checks the totals against
-    ``FlopCounterMode`` on every family.
+    The tracker hooks every module and makes a count 2-3x slower; nothing here reads a per-module breakdown. And a
+    dispatch mode's first use imports ``torch._dynamo`` (~1 s a process) unless it opts out, as this one does.
+    ``tests/test_plan_fast.py`` checks the totals against ``FlopCounterMode`` on every family.
     """
 
     def __init__(self):
