@@ -53,6 +53,8 @@ def test_the_time_table_sets_each_arms_wall_time_beside_its_estimate_and_its_tim
     assert full["estimate_s"].tolist() == [1000.0, 1000.0] and full["ratio"].tolist() == [1.2, 1.5]
     assert full["reach_epoch"].tolist() == [2, 3] and full["reach_s"].tolist() == [800.0, 1500.0]
     assert "Time." in (report.out / "README.md").read_text()
+    one = build_report([sweep / "jumpnet-full-s1"], tmp_path / "one")  # a run folder: its sweep's estimates found
+    assert time_rows((one.out / "table_time.md").read_text())["full"][1:4] == ["25.0", "16.7", "1.50"]
 
     (sweep / ESTIMATES_FILE).write_text("{damaged")  # a damaged file loses its estimates, not the report
     rows = time_rows((build_report([sweep], tmp_path / "again").out / "table_time.md").read_text())

@@ -27,8 +27,10 @@ def read_estimates(dirs: list[Path]) -> dict[str, float]:
     """Each run folder's estimate (s) from every ``estimates.json`` under ``dirs``, by resolved folder path; a
     damaged file gives none (the table shows a dash)."""
     out: dict[str, float] = {}
-    for path in sorted({p for d in dirs for p in [*Path(d).rglob(ESTIMATES_FILE), *Path(d).parents]
-                        if p.name == ESTIMATES_FILE and p.is_file()}):
+    found = {p for d in dirs for p in [*Path(d).rglob(ESTIMATES_FILE),  # a sweep folder, or folders of sweeps
+                                       *(up / ESTIMATES_FILE for up in Path(d).resolve().parents)]  # a run folder
+             if p.is_file()}
+    for path in sorted(found):
         try:
             runs = json.loads(path.read_text()).get("runs", {})
             out.update({str((path.parent / name).resolve()): float(v["estimate_s"]) for name, v in runs.items()
