@@ -17,6 +17,8 @@ from PIL import Image
 from jumpnet.data import DataError, load_arrays, make_splits
 from jumpnet.data.archive import read_cache
 from jumpnet.data.fast_loader import BatchLoader
+from jumpnet.data.identity import sha256
+from jumpnet.data.lock import preparing
 from jumpnet.data.splits import stratified_order
 from tests.conftest import ROOT, run_py, subprocess_env
 
@@ -168,20 +170,13 @@ def test_loader_augments_like_torchvision_and_normalizes():
     assert flipped > 0 and unchanged + flipped < 64   # both flips and shifts happen
 
 
-PREPARE_WHEN_TOLD = """
-import os, sys, time
-from pathlib import Path
-from jumpnet.data.prepare import main     # imports done before the start signal: both start together
-Path(f"{sys.argv[1]}.ready.{os.getpid()}").touch()
-while not Path(sys.argv[1]).exists():
-    time.sleep(0.002)
-sys.exit(main(sys.argv[2:]))
-"""
 
 
 def test_two_processes_prepare_the_data_once(tmp_path):
     """Two jobs reach a fresh data.root at once: one decodes the archive, the other waits on the lock and reads
-    its cache (without the lock both would decode, and write, the same cache)."""
+    its cache (without the lock both would decode, and write, the same cache). The test holds the lock itself until
+    both have said they wait, so neither can finish before the other starts (on a busy machine one job could
+    otherwise start after the other had finished, and never wait)."""
     archive = tmp_path / "ten.tar.gz"
     rng = np.random.default_rng(0)
     with tarfile.open(archive, "w:gz") as tar:
@@ -194,21 +189,24 @@ def test_two_processes_prepare_the_data_once(tmp_path):
                     info.size = buf.tell()
                     buf.seek(0)
                     tar.addfile(info, buf)
-    go = tmp_path / "go"
-    args = ["data=cifar10", f"data.archive={archive}", f"data.root={tmp_path / 'root'}", "data.image_size=8"]
-    procs = [subprocess.Popen([sys.executable, "-c", PREPARE_WHEN_TOLD, str(go), *args], cwd=ROOT, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=subprocess_env())
-             for _ in range(2)]
-    deadline = time.time() + 120
-    while len(list(tmp_path.glob("go.ready.*"))) < 2 and time.time() < deadline:
-        time.sleep(0.01)
-    go.touch()
-    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    root = tmp_path / "root"
+    args = ["data=cifar10", f"data.archive={archive}", f"data.root={root}", "data.image_size=8"]
+    logs = [tmp_path / f"job{i}.log" for i in range(2)]
+    with preparing(root / "archives", f"sha256-{sha256(archive)[:16]}"):  # the lock the jobs' decoding takes
+        procs = [subprocess.Popen([sys.executable, "-m", "jumpnet.data.prepare", *args], cwd=ROOT, text=True,
+                                  stdout=log.open("w"), stderr=subprocess.STDOUT, env=subprocess_env())
+                 for log in logs]
+        deadline = time.time() + 120
+        while time.time() < deadline and not all("Waiting for another process" in log.read_text() for log in logs):
+            assert all(p.poll() is None for p in procs), [log.read_text() for log in logs]
+            time.sleep(0.05)
+    for p in procs:
+        p.wait(timeout=120)
+    outputs = [log.read_text() for log in logs]
     assert all(p.returncode == 0 for p in procs), outputs
     log = "\n".join(outputs)
-    assert log.count("Decoding") == 1 and log.count("Waiting for another process") == 1, log
+    assert log.count("Decoding") == 1 and log.count("Waiting for another process") == 2, log
     finals = {o.strip().splitlines()[-1].split(" (")[0] for o in outputs}
-    root = tmp_path / "root"
     assert finals == {f"cifar10: 1,500 train and 1,500 test images, 10 classes of 8x8, ready in data.root={root}"}
     assert len(list((tmp_path / "root" / "archives").glob("*.npz"))) == 1
 
