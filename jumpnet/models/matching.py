@@ -7,8 +7,8 @@ Budgets are step functions of the width (widths are integers) that never
 decrease as it grows, so the solve guesses from budget ~ width squared, widens
 a bracket around the target geometrically, then bisects (in log width) down to
 the two neighbouring steps and keeps the nearer. Each probe is counted through
-``cost.COSTS`` (parameters, and one image through ``FlopCounterMode``; each
-distinct network built once per process), so a full-size model solves in
+``cost.COSTS`` (parameters, and one image counted with ``torch.utils.flop_counter``'s
+formulas; each distinct network built once per process, and kept between processes), so a full-size model solves in
 seconds, before any data is read. Where no width lands within the tolerance,
 the nearest is used and the gap recorded (``match_gap``).
 """

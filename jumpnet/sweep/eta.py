@@ -20,12 +20,17 @@ from jumpnet.sweep.plan import ForwardFlops, arm_device, fmt_time, price_arm
 from jumpnet.sweep.speeds import load_figures
 
 
+def device_figures(arms: Sequence[Arm], reports: Path) -> tuple[str, list]:
+    """The device the arms train on here, and the ``make bench`` / ``make gpu-check`` figures of that device."""
+    device = arm_device(arms[0].cfg, None)
+    return device, [f for f in load_figures(reports) if f.device == device]
+
+
 def eta_line(arms: Sequence[Arm], reports: Path = REPORTS_DIR) -> str:
     """One line: the estimated time of ``arms`` (the runs to launch) on this device, or why there is none."""
     if not arms:
         return "ETA: nothing to launch"
-    device = arm_device(arms[0].cfg, None)
-    figures = [f for f in load_figures(reports) if f.device == device]
+    device, figures = device_figures(arms, reports)
     if not figures:
         return (f"ETA: no `make bench` figure for {device} in {reports}/ (run `make bench` once to get one; "
                 f"README gives measured times)")
@@ -43,8 +48,7 @@ def keep_estimates(sweep_dir: Path, arms: Sequence[Arm], reports: Path = REPORTS
     added (0 without a figure for this device: there is nothing to keep)."""
     if not arms:
         return 0
-    device = arm_device(arms[0].cfg, None)
-    figures = [f for f in load_figures(reports) if f.device == device]
+    _, figures = device_figures(arms, reports)
     path = Path(sweep_dir) / ESTIMATES_FILE
     try:
         kept = json.loads(path.read_text()).get("runs", {})
